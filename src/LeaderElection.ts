@@ -1,0 +1,138 @@
+/**
+ * Leader election: run an effect in exactly one replica at a time.
+ *
+ * @since 0.1.0
+ */
+import { Context, Effect, Layer, Option, type Scope, type Stream } from "effect"
+import { ConfigMaps } from "./ConfigMaps.js"
+import type { ContextInfo } from "./ContextInfo.js"
+import type { LeaderElectionError } from "./errors.js"
+import type { Election, Leadership } from "./internal/election.js"
+import * as LeaderForLife from "./internal/leaderForLife.js"
+import { LeaderLocks } from "./LeaderLocks.js"
+import type { Pods } from "./Pods.js"
+import { LeaderLockKind, type ObjectMeta } from "./resources.js"
+
+export type {
+  /** @since 0.1.0 */
+  Leadership
+} from "./internal/election.js"
+
+/**
+ * Options of the leader-for-life locks (`configMapLock`, `customLeaderLock`).
+ *
+ * @since 0.1.0
+ */
+export type LeaderForLifeOptions = LeaderForLife.LeaderForLifeOptions
+
+/**
+ * The leader election service. Build it with one of the lock layers: `LeaderElection.configMapLock`,
+ * `LeaderElection.customLeaderLock` or `LeaderElection.leaseLock`.
+ *
+ * @since 0.1.0
+ */
+export class LeaderElection extends Context.Tag("effect-k8s-leader/LeaderElection")<LeaderElection, {
+  /** Waits until this replica leads; it leads until the scope closes, then releases the lock. */
+  readonly leadership: Effect.Effect<Leadership, LeaderElectionError, Scope.Scope>
+  /**
+   * Waits until this replica leads, runs `effect`, releases, and returns `Some(result)`; `None` when leadership
+   * was lost first (the effect is then interrupted). The effect's own failure passes through unchanged.
+   */
+  readonly runAsLeader: <A, E, R>(
+    effect: Effect.Effect<A, E, R>
+  ) => Effect.Effect<Option.Option<A>, E | LeaderElectionError, R>
+  /** The current holder of the lock (`None` while free), then every change of holder. */
+  readonly leaderChanges: Stream.Stream<Option.Option<string>>
+}>() {
+  /**
+   * Leader for life on a ConfigMap named `name`, owned by this replica's Pod.
+   *
+   * @since 0.1.0
+   */
+  static configMapLock(
+    name: string,
+    options?: LeaderForLifeOptions
+  ): Layer.Layer<LeaderElection, never, ContextInfo | Pods | ConfigMaps> {
+    return Layer.effect(
+      LeaderElection,
+      Effect.flatMap(ConfigMaps, (service) =>
+        LeaderForLife.make({ service, make: (metadata: ObjectMeta) => ({ metadata }) }, name, options)).pipe(
+          Effect.map(fromElection)
+        )
+    )
+  }
+
+  /**
+   * Leader for life on a `LeaderLock` custom resource named `name`, owned by this replica's Pod. Needs the CRD
+   * in `deploy/crds/` (see `LeaderLocks.ensureDefinition`).
+   *
+   * @since 0.1.0
+   */
+  static customLeaderLock(
+    name: string,
+    options?: LeaderForLifeOptions
+  ): Layer.Layer<LeaderElection, never, ContextInfo | Pods | LeaderLocks> {
+    return Layer.effect(
+      LeaderElection,
+      Effect.flatMap(LeaderLocks, (service) =>
+        LeaderForLife.make({
+          service,
+          make: (metadata: ObjectMeta) => ({
+            apiVersion: `${LeaderLockKind.group}/${LeaderLockKind.version}`,
+            kind: LeaderLockKind.kind,
+            metadata,
+            spec: {}
+          })
+        }, name, options)).pipe(Effect.map(fromElection))
+    )
+  }
+
+  /**
+   * Runs `effect` while this replica leads; see the service's `runAsLeader`.
+   *
+   * @since 0.1.0
+   */
+  static runAsLeader<A, E, R>(
+    effect: Effect.Effect<A, E, R>
+  ): Effect.Effect<Option.Option<A>, E | LeaderElectionError, R | LeaderElection> {
+    return Effect.flatMap(LeaderElection, (election) => election.runAsLeader(effect))
+  }
+
+  /**
+   * Leads until the scope closes; see the service's `leadership`.
+   *
+   * @since 0.1.0
+   */
+  static readonly leadership: Effect.Effect<Leadership, LeaderElectionError, Scope.Scope | LeaderElection> = Effect
+    .flatMap(LeaderElection, (election) => election.leadership)
+
+  /**
+   * The current holder, then every change; see the service's `leaderChanges`.
+   *
+   * @since 0.1.0
+   */
+  static readonly leaderChanges: Effect.Effect<Stream.Stream<Option.Option<string>>, never, LeaderElection> = Effect
+    .map(LeaderElection, (election) => election.leaderChanges)
+}
+
+const fromElection = (election: Election): LeaderElection["Type"] => ({
+  leadership: election.leadership,
+  leaderChanges: election.leaderChanges,
+  runAsLeader: (effect) =>
+    Effect.scoped(
+      Effect.flatMap(election.leadership, (leadership) =>
+        // raceFirst: the effect's failure passes through, and on loss the effect is interrupted (and has
+        // finished its finalizers) before the lock is released.
+        Effect.raceFirst(
+          Effect.map(effect, Option.some),
+          Effect.as(leadership.lost, Option.none())
+        ))
+    )
+})
+
+/**
+ * Runs `effect` while this replica leads: `Some(result)`, or `None` when leadership was lost first.
+ *
+ * @since 0.1.0
+ */
+export const runAsLeader = LeaderElection.runAsLeader

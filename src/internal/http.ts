@@ -1,0 +1,178 @@
+import type { KubeConfig } from "@kubernetes/client-node"
+import { Duration, Effect, Stream } from "effect"
+import * as http from "node:http"
+import * as https from "node:https"
+import { fromResponse, K8sError, type K8sRequestInfo } from "../K8sError.js"
+
+/** @internal */
+export interface HttpRequest {
+  readonly method: "GET" | "POST" | "PUT" | "DELETE"
+  readonly path: string
+  readonly query?: Record<string, string> | undefined
+  readonly body?: unknown
+  readonly info: K8sRequestInfo
+}
+
+interface Connection {
+  readonly url: URL
+  readonly options: https.RequestOptions
+}
+
+// The credentials (a token file, an exec plugin) may rotate, so they are applied again after this long; the
+// TLS connection itself is kept alive in one agent for the client's lifetime.
+const credentialsTtlMillis = 10_000
+
+/** @internal */
+export const makeTransport = (kubeConfig: KubeConfig, requestTimeout: Duration.Duration) => {
+  const cluster = kubeConfig.getCurrentCluster()
+  if (cluster === null) {
+    throw new Error("The kubeconfig has no current cluster: set a current-context or use KubeConfig.loadFromCluster()")
+  }
+  const url = new URL(cluster.server)
+  const isHttps = url.protocol === "https:"
+  let agent: http.Agent | undefined
+  let cached: { readonly at: number; readonly connection: Promise<Connection> } | undefined
+
+  const connection = (): Promise<Connection> => {
+    const now = Date.now()
+    if (cached === undefined || now - cached.at > credentialsTtlMillis) {
+      const connection = (async () => {
+        const options: https.RequestOptions = {}
+        await kubeConfig.applyToHTTPSOptions(options)
+        if (agent === undefined) {
+          const tls = {
+            ca: options.ca,
+            cert: options.cert,
+            key: options.key,
+            pfx: options.pfx,
+            passphrase: options.passphrase,
+            servername: options.servername,
+            ...(options.rejectUnauthorized !== undefined ? { rejectUnauthorized: options.rejectUnauthorized } : {})
+          }
+          agent = isHttps
+            ? new https.Agent({ keepAlive: true, ...stripUndefined(tls) })
+            : new http.Agent({ keepAlive: true })
+        }
+        const headers: Record<string, string> = {}
+        for (const [key, value] of Object.entries(options.headers ?? {})) {
+          if (typeof value === "string") headers[key] = value
+          else if (typeof value === "number") headers[key] = String(value)
+          else if (Array.isArray(value)) headers[key] = value.join(", ")
+        }
+        if (typeof options.auth === "string" && options.auth !== ":" && !options.auth.startsWith("undefined")) {
+          headers["Authorization"] = `Basic ${Buffer.from(options.auth).toString("base64")}`
+        }
+        return { url, options: { agent, headers } }
+      })()
+      cached = { at: now, connection }
+      connection.catch(() => {
+        cached = undefined
+      })
+    }
+    return cached.connection
+  }
+
+  const open = (request: HttpRequest, signal: AbortSignal, watch: boolean): Promise<http.IncomingMessage> =>
+    connection().then((conn) =>
+      new Promise<http.IncomingMessage>((resolve, reject) => {
+        const target = new URL(request.path, conn.url)
+        for (const [key, value] of Object.entries(request.query ?? {})) target.searchParams.set(key, value)
+        const body = request.body === undefined ? undefined : JSON.stringify(request.body)
+        const req = (isHttps ? https : http).request(target, {
+          ...conn.options,
+          method: request.method,
+          signal,
+          headers: {
+            ...conn.options.headers,
+            Accept: "application/json",
+            ...(body !== undefined
+              ? { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(body)) }
+              : {}),
+            ...(watch ? { Connection: "keep-alive" } : {})
+          }
+        }, resolve)
+        req.on("error", reject)
+        req.end(body)
+      })
+    )
+
+  const transportError = (info: K8sRequestInfo) => (cause: unknown) =>
+    cause instanceof K8sError ? cause : new K8sError({
+      ...info,
+      reason: "Transport",
+      detail: cause instanceof Error ? cause.message : String(cause),
+      cause
+    })
+
+  const readAll = (response: http.IncomingMessage): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const chunks: Array<Buffer> = []
+      response.on("data", (chunk: Buffer) => chunks.push(chunk))
+      response.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")))
+      response.on("error", reject)
+      response.on("aborted", () => reject(new Error("response aborted")))
+    })
+
+  const parse = (text: string): unknown => {
+    try {
+      return JSON.parse(text)
+    } catch {
+      return text
+    }
+  }
+
+  const request = (request: HttpRequest): Effect.Effect<unknown, K8sError> =>
+    Effect.tryPromise({
+      try: async (signal) => {
+        const response = await open(request, signal, false)
+        const text = await readAll(response)
+        const status = response.statusCode ?? 0
+        if (status < 200 || status >= 300) throw fromResponse(request.info, status, parse(text))
+        return parse(text)
+      },
+      catch: transportError(request.info)
+    }).pipe(
+      Effect.timeoutFail({
+        duration: requestTimeout,
+        onTimeout: () =>
+          new K8sError({
+            ...request.info,
+            reason: "Timeout",
+            detail: `no answer within ${Duration.format(requestTimeout)}; the request was aborted`
+          })
+      })
+    )
+
+  const watch = (request: HttpRequest): Stream.Stream<unknown, K8sError> =>
+    Stream.async<unknown, K8sError>((emit) => {
+      const controller = new AbortController()
+      let buffered = ""
+      open(request, controller.signal, true).then((response) => {
+        const status = response.statusCode ?? 0
+        if (status < 200 || status >= 300) {
+          return readAll(response).then((text) => emit.fail(fromResponse(request.info, status, parse(text))))
+        }
+        response.setEncoding("utf8")
+        response.on("data", (chunk: string) => {
+          buffered += chunk
+          let newline = buffered.indexOf("\n")
+          while (newline >= 0) {
+            const line = buffered.slice(0, newline).trim()
+            buffered = buffered.slice(newline + 1)
+            if (line.length > 0) emit.single(parse(line))
+            newline = buffered.indexOf("\n")
+          }
+        })
+        response.on("end", () => emit.end())
+        response.on("error", (cause) => emit.fail(transportError(request.info)(cause)))
+      }).catch((cause) => emit.fail(transportError(request.info)(cause)))
+      return Effect.sync(() => controller.abort())
+    })
+
+  const close = () => agent?.destroy()
+
+  return { request, watch, close } as const
+}
+
+const stripUndefined = <A extends Record<string, unknown>>(record: A): A =>
+  Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined)) as A
