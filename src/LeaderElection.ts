@@ -6,10 +6,12 @@
 import { Context, Effect, Layer, Option, type Scope, type Stream } from "effect"
 import { ConfigMaps } from "./ConfigMaps.js"
 import type { ContextInfo } from "./ContextInfo.js"
-import type { LeaderElectionError } from "./errors.js"
+import type { LeaderElectionConfigError, LeaderElectionError } from "./errors.js"
 import type { Election, Leadership } from "./internal/election.js"
 import * as LeaderForLife from "./internal/leaderForLife.js"
+import * as LeaseElection from "./internal/leaseElection.js"
 import { LeaderLocks } from "./LeaderLocks.js"
+import type { Leases } from "./Leases.js"
 import type { Pods } from "./Pods.js"
 import { LeaderLockKind, type ObjectMeta } from "./resources.js"
 
@@ -24,6 +26,13 @@ export type {
  * @since 0.1.0
  */
 export type LeaderForLifeOptions = LeaderForLife.LeaderForLifeOptions
+
+/**
+ * Options of the Lease lock (`leaseLock`).
+ *
+ * @since 0.1.0
+ */
+export type LeaseLockOptions = LeaseElection.LeaseLockOptions
 
 /**
  * The leader election service. Build it with one of the lock layers: `LeaderElection.configMapLock`,
@@ -85,6 +94,21 @@ export class LeaderElection extends Context.Tag("effect-k8s-leader/LeaderElectio
           })
         }, name, options)).pipe(Effect.map(fromElection))
     )
+  }
+
+  /**
+   * A Lease lock that speaks client-go's protocol, so Go candidates and ours can share one Lease. Unlike leader
+   * for life, leadership can be lost: the protected effect is then interrupted and `runAsLeader` returns `None`;
+   * `.pipe(Effect.repeat({ while: Option.isNone }))` enters the election again. Fails with
+   * `LeaderElectionConfigError` when the settings break a rule.
+   *
+   * @since 0.1.0
+   */
+  static leaseLock(
+    name: string,
+    options?: LeaseLockOptions
+  ): Layer.Layer<LeaderElection, LeaderElectionConfigError, ContextInfo | Leases> {
+    return Layer.effect(LeaderElection, Effect.map(LeaseElection.make(name, options), fromElection))
   }
 
   /**

@@ -18,6 +18,7 @@ import {
 import type { Election, Leadership } from "./election.js"
 import { forLock, leaderStatus, transitions } from "./metrics.js"
 import { observe } from "./observe.js"
+import { jittered } from "./time.js"
 
 /**
  * How a resource type serves as a lock.
@@ -50,7 +51,7 @@ const releaseTimeout = Duration.seconds(10)
 /** 1, 2, 4, 8, 16, 30, 30... seconds, each jittered by 0.8 to 1.2. */
 export const defaultRetrySchedule: Schedule.Schedule<unknown, unknown> = Schedule.exponential("1 second", 2).pipe(
   Schedule.union(Schedule.spaced("30 seconds")),
-  Schedule.jittered
+  (schedule) => jittered(schedule)
 )
 
 type Attempt<T> =

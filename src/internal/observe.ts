@@ -1,11 +1,12 @@
 import { Effect, Option, Schedule, Stream } from "effect"
 import type { K8sError } from "../K8sError.js"
 import type { KubernetesObject, ResourceService } from "../resources.js"
+import { jittered } from "./time.js"
 
 /** Reconnects a lost watch after 100 ms, doubling up to 30 s, jittered; reset by every successful reconnect. */
 export const defaultReconnectSchedule: Schedule.Schedule<unknown, unknown> = Schedule.exponential("100 millis", 2).pipe(
   Schedule.union(Schedule.spaced("30 seconds")),
-  Schedule.jittered
+  (schedule) => jittered(schedule)
 )
 
 /**
