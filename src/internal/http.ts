@@ -6,8 +6,10 @@ import { fromResponse, K8sError, type K8sRequestInfo } from "../K8sError.js"
 
 /** @internal */
 export interface HttpRequest {
-  readonly method: "GET" | "POST" | "PUT" | "DELETE"
+  readonly method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
   readonly path: string
+  /** Default `application/json`; a PATCH names its kind, e.g. `application/merge-patch+json`. */
+  readonly contentType?: string | undefined
   readonly query?: Record<string, string> | undefined
   readonly body?: unknown
   readonly info: K8sRequestInfo
@@ -86,7 +88,7 @@ export const makeTransport = (kubeConfig: KubeConfig, requestTimeout: Duration.D
             ...conn.options.headers,
             Accept: "application/json",
             ...(body !== undefined
-              ? { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(body)) }
+              ? { "Content-Type": request.contentType ?? "application/json", "Content-Length": String(Buffer.byteLength(body)) }
               : {}),
             ...(watch ? { Connection: "keep-alive" } : {})
           }
