@@ -1,0 +1,153 @@
+import { Deferred, Effect, Fiber, Layer, Option } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { ControlPlane } from "../../scripts/controlPlane.js"
+import {
+  ConfigMaps,
+  ContextInfo,
+  type KubernetesObject,
+  LeaderElection,
+  LeaderLocks,
+  Pods,
+  type ResourceService
+} from "../../src/index.js"
+import { applyYaml, createPod, eventually, failPod, liveLayer, monoNow, startCluster, unique } from "./harness.js"
+
+let cluster: ControlPlane
+let layer: ReturnType<typeof liveLayer>
+
+beforeAll(async () => {
+  cluster = await startCluster()
+  layer = liveLayer(cluster.adminKubeconfig)
+})
+afterAll(async () => {
+  await cluster?.stop({ clean: true })
+})
+
+interface LockKind {
+  readonly kind: string
+  readonly lock: (name: string) => Layer.Layer<LeaderElection, never, ContextInfo | Pods | ConfigMaps | LeaderLocks>
+  readonly service: Effect.Effect<ResourceService<KubernetesObject>, never, ConfigMaps | LeaderLocks>
+  readonly prepare: Effect.Effect<void, unknown, any>
+}
+
+const kinds: ReadonlyArray<LockKind> = [
+  {
+    kind: "ConfigMap",
+    lock: (name) => LeaderElection.configMapLock(name),
+    service: ConfigMaps,
+    prepare: Effect.void
+  },
+  {
+    kind: "LeaderLock",
+    lock: (name) => LeaderElection.customLeaderLock(name),
+    service: LeaderLocks,
+    // The CRD from deploy/crds/, then a garbage-collector canary: the collector discovers new resource types on
+    // its own schedule, and the tests below need it to collect LeaderLocks.
+    prepare: Effect.gen(function*() {
+      yield* applyYaml("deploy/crds/leaderlocks.effect-k8s-leader.io.yaml")
+      yield* LeaderLocks.ensureDefinition
+      const locks = yield* LeaderLocks
+      const owner = yield* createPod(unique("canary"))
+      const name = unique("canary-lock")
+      yield* eventually(locks.create({
+        metadata: {
+          name,
+          namespace: "default",
+          ownerReferences: [{ apiVersion: "v1", kind: "Pod", name: owner.metadata.name, uid: owner.metadata.uid! }]
+        }
+      }))
+      yield* Effect.flatMap(Pods, (pods) => pods.delete(owner.metadata.name, "default"))
+      yield* eventually(
+        locks.get(name, "default").pipe(Effect.flip, Effect.filterOrFail((e) => e.reason === "NotFound")),
+        "90 seconds"
+      )
+    })
+  }
+]
+
+describe.each(kinds)("leader for life on a $kind, real API server and garbage collector", (lockKind) => {
+  const election = (podName: string, lockName: string) =>
+    lockKind.lock(lockName).pipe(
+      Layer.provide(Layer.merge(layer, ContextInfo.test({ namespace: "default", podName })))
+    )
+  const runs = <A, E>(effect: Effect.Effect<A, E, any>): Promise<A> =>
+    Effect.runPromise(Effect.provide(effect, layer) as Effect.Effect<A, E>)
+  const lockService = lockKind.service
+
+  beforeAll(async () => {
+    await runs(lockKind.prepare)
+  }, 180_000)
+
+  it("when the leader's Pod is deleted, the garbage collector frees the lock and the standby leads", async () => {
+    const lockName = unique("gc")
+    const result = await runs(Effect.gen(function*() {
+      yield* createPod("gc-a-" + lockName)
+      yield* createPod("gc-b-" + lockName)
+      const aLeads = yield* Deferred.make<void>()
+      const bLeads = yield* Deferred.make<number>()
+      const a = yield* LeaderElection.runAsLeader(
+        Deferred.succeed(aLeads, undefined).pipe(Effect.zipRight(Effect.never))
+      ).pipe(Effect.provide(election("gc-a-" + lockName, lockName)), Effect.fork)
+      yield* Deferred.await(aLeads)
+      const b = yield* LeaderElection.runAsLeader(
+        Effect.sync(monoNow).pipe(Effect.flatMap((now) => Deferred.succeed(bLeads, now)), Effect.as("b"))
+      ).pipe(Effect.provide(election("gc-b-" + lockName, lockName)), Effect.fork)
+      yield* Effect.sleep("1500 millis")
+      const waited = !(yield* Deferred.isDone(bLeads))
+
+      const deletedAt = monoNow()
+      yield* Effect.flatMap(Pods, (pods) => pods.delete("gc-a-" + lockName, "default"))
+      const bLeadAt = yield* Deferred.await(bLeads)
+      const aResult = yield* Fiber.join(a)
+      const bResult = yield* Fiber.join(b)
+      return { waited, takeoverMs: (bLeadAt - deletedAt) / 1e6, aResult, bResult }
+    }))
+    expect(result.waited).toBe(true)
+    // Woken by the watch: well before the first 1 s backoff step could have fired twice.
+    expect(result.takeoverMs).toBeLessThan(1000)
+    // The old leader saw its lock vanish and stopped its work.
+    expect(result.aResult).toEqual(Option.none())
+    expect(result.bResult).toEqual(Option.some("b"))
+    console.log(`${lockKind.kind}: takeover ${result.takeoverMs.toFixed(1)} ms after the leader's Pod was deleted`)
+  })
+
+  it("takes the stale lock of a Failed (evicted) owner at once", async () => {
+    const lockName = unique("stale")
+    const outcome = await runs(Effect.gen(function*() {
+      const owner = yield* createPod("stale-owner-" + lockName)
+      yield* createPod("stale-c-" + lockName)
+      const locks = yield* lockService
+      yield* locks.create({
+        ...(lockKind.kind === "LeaderLock" ? { apiVersion: "effect-k8s-leader.io/v1", kind: "LeaderLock" } : {}),
+        metadata: {
+          name: lockName,
+          namespace: "default",
+          ownerReferences: [{ apiVersion: "v1", kind: "Pod", name: owner.metadata.name, uid: owner.metadata.uid! }]
+        }
+      })
+      yield* failPod(owner.metadata.name, "Evicted")
+      const started = monoNow()
+      const result = yield* LeaderElection.runAsLeader(Effect.succeed("c")).pipe(
+        Effect.provide(election("stale-c-" + lockName, lockName)),
+        Effect.timeout("10 seconds")
+      )
+      return { result, ms: (monoNow() - started) / 1e6 }
+    }))
+    expect(outcome.result).toEqual(Option.some("c"))
+    expect(outcome.ms).toBeLessThan(1000)
+  })
+
+  it("releases: the lock is deleted when the protected effect ends", async () => {
+    const lockName = unique("release")
+    const gone = await runs(Effect.gen(function*() {
+      yield* createPod("release-" + lockName)
+      const locks = yield* lockService
+      const during = yield* LeaderElection.runAsLeader(locks.get(lockName, "default")).pipe(
+        Effect.provide(election("release-" + lockName, lockName))
+      )
+      expect(Option.isSome(during)).toBe(true)
+      return yield* locks.get(lockName, "default").pipe(Effect.flip)
+    }))
+    expect(gone.reason).toBe("NotFound")
+  })
+})
