@@ -1,0 +1,87 @@
+import { Effect } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { ControlPlane } from "../../scripts/controlPlane.js"
+import { Leases } from "../../src/index.js"
+import {
+  type Candidate,
+  type CandidateOptions,
+  kill,
+  leadershipIntervals,
+  monoNow,
+  overlaps,
+  run,
+  spawnCandidate,
+  startCluster,
+  unique
+} from "./harness.js"
+
+let cluster: ControlPlane
+const started: Array<Candidate> = []
+
+beforeAll(async () => {
+  cluster = await startCluster()
+})
+afterAll(async () => {
+  for (const candidate of started) candidate.process.kill("SIGKILL")
+  await cluster?.stop({ clean: true })
+})
+
+const candidate = async (impl: CandidateOptions["impl"], name: string, identity: string) => {
+  const spawned = await spawnCandidate({ impl, kubeconfig: cluster.adminKubeconfig, name, identity })
+  started.push(spawned)
+  return spawned
+}
+const microTime = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/
+
+describe.each(
+  [
+    { first: "client-go", second: "ours" },
+    { first: "ours", second: "client-go" }
+  ] as const
+)("one Lease shared by $first (leading) and $second", ({ first, second }) => {
+  it("graceful handover: the leader releases on SIGTERM and the other takes over", async () => {
+    const name = unique("interop-graceful")
+    const leader = await candidate(first, name, `${first}-1`)
+    await leader.waitFor((e) => e.event === "started_leading")
+    const follower = await candidate(second, name, `${second}-2`)
+    await follower.waitFor((e) => e.event === "new_leader" && e.leader === `${first}-1`)
+    // The follower reads the leader's Lease and waits: it does not take a held lease.
+    await new Promise((resolve) => setTimeout(resolve, 2500))
+    expect(follower.events.some((e) => e.event === "started_leading")).toBe(false)
+
+    const releasedAt = monoNow()
+    await kill(leader, "SIGTERM")
+    expect(await leader.exited).toBe(0)
+    const leads = await follower.waitFor((e) => e.event === "started_leading", 10_000)
+    expect(overlaps(leadershipIntervals([leader, follower]))).toBe(false)
+
+    const lease = await run(cluster.adminKubeconfig, Effect.flatMap(Leases, (l) => l.get(name, "default")))
+    expect(lease.spec?.holderIdentity).toBe(`${second}-2`)
+    expect(lease.spec?.leaseTransitions).toBe(1)
+    expect(lease.spec?.acquireTime).toMatch(microTime)
+    expect(lease.spec?.renewTime).toMatch(microTime)
+    console.log(`${first} -> ${second}: handover ${((leads.mono_ns - releasedAt) / 1e6).toFixed(0)} ms after SIGTERM`)
+    await kill(follower, "SIGTERM")
+  })
+
+  it("crash: the other takes over after the lease expires", async () => {
+    const name = unique("interop-crash")
+    const leader = await candidate(first, name, `${first}-1`)
+    await leader.waitFor((e) => e.event === "started_leading")
+    const follower = await candidate(second, name, `${second}-2`)
+    await follower.waitFor((e) => e.event === "new_leader" && e.leader === `${first}-1`)
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+
+    const killedAt = monoNow()
+    await kill(leader, "SIGKILL")
+    const leads = await follower.waitFor((e) => e.event === "started_leading", 15_000)
+    const takeoverMs = (leads.mono_ns - killedAt) / 1e6
+    // 2 s lease: not before the leader's last renew had expired (it renewed at most 1.2 x 0.5 s before dying).
+    expect(takeoverMs).toBeGreaterThan(2000 - 600)
+    expect(overlaps(leadershipIntervals([leader, follower]))).toBe(false)
+    const lease = await run(cluster.adminKubeconfig, Effect.flatMap(Leases, (l) => l.get(name, "default")))
+    expect(lease.spec?.holderIdentity).toBe(`${second}-2`)
+    console.log(`${first} -> ${second}: takeover ${takeoverMs.toFixed(0)} ms after SIGKILL (lease 2 s)`)
+    await kill(follower, "SIGTERM")
+  })
+})
