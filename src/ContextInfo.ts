@@ -34,7 +34,8 @@ const podName = optionalEnv("POD_NAME").pipe(
       Effect.fail(
         new ContextInfoError({
           missing: "POD_NAME",
-          detail: `The environment variable POD_NAME is not set: leader election needs this Pod's name. ${downwardApiSnippet}`
+          detail:
+            `The environment variable POD_NAME is not set: leader election needs this Pod's name. ${downwardApiSnippet}`
         })
       ),
     onSome: Effect.succeed

@@ -159,12 +159,15 @@ const make = Effect.gen(function*() {
           return Effect.fail(error as K8sError)
         }
       })
-      return Effect.flatMap(Ref.get(interceptor), (intercept) =>
-        intercept === undefined ? proceed : intercept({ verb, resource, namespace, name }, proceed))
+      return Effect.flatMap(
+        Ref.get(interceptor),
+        (intercept) => intercept === undefined ? proceed : intercept({ verb, resource, namespace, name }, proceed)
+      )
     }
 
     const fail = (verb: K8sVerb, namespace: string, name: string, status: number, detail: string) => {
-      const reason = status === 404 ? "NotFound" : status === 409 && detail.endsWith("already exists")
+      // 410 Gone ("too old resource version") maps as `fromResponse` maps it for a live client.
+      const reason = status === 404 || status === 410 ? "NotFound" : status === 409 && detail.endsWith("already exists")
         ? "AlreadyExists"
         : status === 409
         ? "Conflict"
@@ -188,7 +191,9 @@ const make = Effect.gen(function*() {
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const { name, namespace } = object.metadata
         return request("create", namespace, name, () => {
-          if (!name) fail("create", namespace, name, 422, `${kind.kind}.metadata.name: Required value: name is required`)
+          if (!name) {
+            fail("create", namespace, name, 422, `${kind.kind}.metadata.name: Required value: name is required`)
+          }
           const key = keyOf(kind, namespace, name)
           if (store.has(key)) fail("create", namespace, name, 409, `${resource} "${name}" already exists`)
           resourceVersion += 1
@@ -336,5 +341,7 @@ const make = Effect.gen(function*() {
 const withDefaults = (kind: ResourceKind<any>, object: KubernetesObject): KubernetesObject => {
   if (kind !== PodKind) return object
   const pod = object as KubernetesObject & { status?: { phase?: string } }
-  return pod.status?.phase === undefined ? { ...pod, status: { ...pod.status, phase: "Running" } } as KubernetesObject : pod
+  return pod.status?.phase === undefined
+    ? { ...pod, status: { ...pod.status, phase: "Running" } } as KubernetesObject
+    : pod
 }

@@ -64,10 +64,12 @@ export class LeaderElection extends Context.Tag("effect-k8s-leader/LeaderElectio
   ): Layer.Layer<LeaderElection, never, ContextInfo | Pods | ConfigMaps> {
     return Layer.effect(
       LeaderElection,
-      Effect.flatMap(ConfigMaps, (service) =>
-        LeaderForLife.make({ service, make: (metadata: ObjectMeta) => ({ metadata }) }, name, options)).pipe(
-          Effect.map(fromElection)
-        )
+      Effect.flatMap(
+        ConfigMaps,
+        (service) => LeaderForLife.make({ service, make: (metadata: ObjectMeta) => ({ metadata }) }, name, options)
+      ).pipe(
+        Effect.map(fromElection)
+      )
     )
   }
 
@@ -84,15 +86,19 @@ export class LeaderElection extends Context.Tag("effect-k8s-leader/LeaderElectio
     return Layer.effect(
       LeaderElection,
       Effect.flatMap(LeaderLocks, (service) =>
-        LeaderForLife.make({
-          service,
-          make: (metadata: ObjectMeta) => ({
-            apiVersion: `${LeaderLockKind.group}/${LeaderLockKind.version}`,
-            kind: LeaderLockKind.kind,
-            metadata,
-            spec: {}
-          })
-        }, name, options)).pipe(Effect.map(fromElection))
+        LeaderForLife.make(
+          {
+            service,
+            make: (metadata: ObjectMeta) => ({
+              apiVersion: `${LeaderLockKind.group}/${LeaderLockKind.version}`,
+              kind: LeaderLockKind.kind,
+              metadata,
+              spec: {}
+            })
+          },
+          name,
+          options
+        )).pipe(Effect.map(fromElection))
     )
   }
 

@@ -147,7 +147,8 @@ export interface WatchEvent<T> {
  *
  * @since 0.1.0
  */
-export const formatMicroTime = (epochMillis: number): string => new Date(epochMillis).toISOString().replace(/Z$/, "000Z")
+export const formatMicroTime = (epochMillis: number): string =>
+  new Date(epochMillis).toISOString().replace(/Z$/, "000Z")
 
 /**
  * Pod phases after which a Pod never runs again.

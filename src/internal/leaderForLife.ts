@@ -56,7 +56,12 @@ export const defaultRetrySchedule: Schedule.Schedule<unknown, unknown> = Schedul
 
 type Attempt<T> =
   | { readonly _tag: "Acquired"; readonly lock: T; readonly reentered: boolean }
-  | { readonly _tag: "Held"; readonly holder: OwnerReference | undefined }
+  | {
+    readonly _tag: "Held"
+    readonly holder: OwnerReference | undefined
+    /** The holder's Pod is already gone: only the garbage collector (or the schedule) frees the lock. */
+    readonly holderPodGone: boolean
+  }
   | { readonly _tag: "Again" }
   | { readonly _tag: "Failed"; readonly error: K8sError }
 
@@ -114,14 +119,16 @@ export const make = <T extends KubernetesObject>(
         const holder = podOwner(lock)
         // The uid, never only the name: a Pod re-created with our name is not the owner.
         if (holder?.uid === owner.uid) return { _tag: "Acquired", lock, reentered: true } as const
-        if (holder === undefined) return { _tag: "Held", holder } as const
+        if (holder === undefined) return { _tag: "Held", holder, holderPodGone: false } as const
 
         const holderPod = yield* pods.get(holder.name, namespace).pipe(
           Effect.map(Option.some),
           Effect.catchIf((error) => error.reason === "NotFound", () => Effect.succeedNone)
         )
         const holderIsGone = Option.isNone(holderPod) || holderPod.value.metadata.uid !== holder.uid
-        if (holderIsGone || !isTerminated(holderPod.value)) return { _tag: "Held", holder } as const
+        if (holderIsGone || !isTerminated(holderPod.value)) {
+          return { _tag: "Held", holder, holderPodGone: holderIsGone } as const
+        }
 
         // A Pod that ended (Failed, Succeeded, evicted) keeps its object, so the garbage collector will not free
         // the lock: remove it ourselves, but only this very object as we saw it.
@@ -132,20 +139,26 @@ export const make = <T extends KubernetesObject>(
         )
         yield* locks.delete(lockName, namespace, {
           preconditions: { uid: lock.metadata.uid, resourceVersion: lock.metadata.resourceVersion }
-        }).pipe(Effect.catchIf((error) => error.reason === "NotFound" || error.reason === "Conflict", () => Effect.void))
+        }).pipe(
+          Effect.catchIf((error) => error.reason === "NotFound" || error.reason === "Conflict", () => Effect.void)
+        )
         return { _tag: "Again" } as const
       }).pipe(
         Effect.catchAll((error) => Effect.succeed({ _tag: "Failed", error } as const))
       )
 
-    /** Completes when the lock is gone or no longer held by `holder`, or the holder's Pod is gone or ended. */
-    const holderLeaves = (holder: OwnerReference | undefined) =>
+    /**
+     * Completes when the lock is gone or no longer held by `holder`, or the holder's Pod is gone or ended. When the
+     * holder's Pod was already gone, only the lock is watched: the Pod's absence would end the wait at once, and
+     * the attempt would be repeated in a tight loop until the garbage collector deletes the lock.
+     */
+    const holderLeaves = (holder: OwnerReference | undefined, holderPodGone: boolean) =>
       Effect.raceFirst(
         observe(locks, lockName, namespace).pipe(
           Stream.filter((lock) => Option.isNone(lock) || podOwner(lock.value)?.uid !== holder?.uid),
           Stream.runHead
         ),
-        holder === undefined ? Effect.never : observe(pods, holder.name, namespace).pipe(
+        holder === undefined || holderPodGone ? Effect.never : observe(pods, holder.name, namespace).pipe(
           Stream.filter((pod) =>
             Option.isNone(pod) || pod.value.metadata.uid !== holder.uid || isTerminated(pod.value)
           ),
@@ -191,7 +204,7 @@ export const make = <T extends KubernetesObject>(
               lastHolder = holder
               yield* retry.reset
             }
-            yield* Effect.raceFirst(holderLeaves(outcome.holder), backOff(holder))
+            yield* Effect.raceFirst(holderLeaves(outcome.holder, outcome.holderPodGone), backOff(holder))
             break
           }
         }
@@ -203,8 +216,13 @@ export const make = <T extends KubernetesObject>(
         ? locks.delete(lockName, namespace, { preconditions: { uid: lock.metadata.uid } }).pipe(
           Effect.timeout(releaseTimeout),
           Effect.zipRight(Effect.logInfo("released")),
+          // NotFound, or a Conflict on the uid precondition: the lock is no longer ours, nothing to release.
+          Effect.catchIf(
+            (error) => error._tag === "K8sError" && (error.reason === "NotFound" || error.reason === "Conflict"),
+            () => Effect.logInfo("released: the lock was already gone or no longer ours")
+          ),
           Effect.catchAllCause((cause) =>
-            Effect.logWarning("releasing the lock failed; it goes with this Pod", Cause.squash(cause))
+            Effect.logWarning(`releasing the lock failed; it goes with this Pod: ${Cause.squash(cause)}`)
           ),
           Effect.withSpan("leaderForLife.release", { attributes: { lock: lockName, namespace } })
         )
@@ -214,9 +232,7 @@ export const make = <T extends KubernetesObject>(
       const lock = yield* Effect.uninterruptibleMask((restore) =>
         restore(acquire).pipe(
           Effect.tap((lock) =>
-            Effect.addFinalizer(() =>
-              release(lock).pipe(Effect.zipRight(Metric.set(status, 0)), annotate)
-            )
+            Effect.addFinalizer(() => release(lock).pipe(Effect.zipRight(Metric.set(status, 0)), annotate))
           )
         )
       )

@@ -56,4 +56,3 @@ class WatchEnded {
   readonly _tag = "WatchEnded"
   readonly message = "the watch ended"
 }
-

@@ -23,5 +23,8 @@ export const jittered = <Out, In, R>(
   min = 0.8,
   max = 1.2
 ): Schedule.Schedule<Out, In, R> =>
-  Schedule.modifyDelayEffect(schedule, (_, delay) =>
-    Effect.map(Random.nextRange(min, max), (factor) => Duration.millis(Math.ceil(Duration.toMillis(delay) * factor))))
+  Schedule.modifyDelayEffect(
+    schedule,
+    (_, delay) =>
+      Effect.map(Random.nextRange(min, max), (factor) => Duration.millis(Math.ceil(Duration.toMillis(delay) * factor)))
+  )
