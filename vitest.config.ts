@@ -2,6 +2,8 @@ import { defineConfig } from "vitest/config"
 
 export default defineConfig({
   test: {
+    // Logs of the library and of candidate processes only for failing tests.
+    silent: "passed-only",
     projects: [
       {
         test: {
@@ -16,7 +18,9 @@ export default defineConfig({
           include: ["test/integration/**/*.test.ts"],
           // Builds the control plane once (minutes when cold, cached after); each file starts its own.
           globalSetup: ["test/integration/globalSetup.ts"],
-          fileParallelism: false,
+          // One file at a time: each starts its own control plane, and timings need the (2) cores.
+          pool: "forks",
+          poolOptions: { forks: { singleFork: true } },
           testTimeout: 120_000,
           hookTimeout: 180_000
         }

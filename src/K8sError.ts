@@ -87,6 +87,15 @@ export const isTransient = (error: K8sError): boolean =>
   error.reason === "Conflict"
 
 /**
+ * Errors that no retry fixes: the request itself, or the identity's permissions, must change.
+ *
+ * @since 0.1.0
+ */
+export const isPermanent = (error: K8sError): boolean =>
+  error.reason === "Unauthorized" || error.reason === "Forbidden" || error.reason === "Invalid" ||
+  error.reason === "Decode"
+
+/**
  * Maps an HTTP status and the server's `Status` body onto a {@link K8sError}.
  *
  * @since 0.1.0

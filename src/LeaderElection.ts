@@ -10,6 +10,7 @@ import type { LeaderElectionConfigError, LeaderElectionError } from "./errors.js
 import type { Election, Leadership } from "./internal/election.js"
 import * as LeaderForLife from "./internal/leaderForLife.js"
 import * as LeaseElection from "./internal/leaseElection.js"
+import type { K8sError } from "./K8sError.js"
 import { LeaderLocks } from "./LeaderLocks.js"
 import type { Leases } from "./Leases.js"
 import type { Pods } from "./Pods.js"
@@ -50,8 +51,11 @@ export class LeaderElection extends Context.Tag("effect-k8s-leader/LeaderElectio
   readonly runAsLeader: <A, E, R>(
     effect: Effect.Effect<A, E, R>
   ) => Effect.Effect<Option.Option<A>, E | LeaderElectionError, R>
-  /** The current holder of the lock (`None` while free), then every change of holder. */
-  readonly leaderChanges: Stream.Stream<Option.Option<string>>
+  /**
+   * The current holder of the lock (`None` while free), then every change of holder: client-go's OnNewLeader.
+   * Fails only when the lock cannot be read or watched at all (a 403).
+   */
+  readonly leaderChanges: Stream.Stream<Option.Option<string>, K8sError>
 }>() {
   /**
    * Leader for life on a ConfigMap named `name`, owned by this replica's Pod.
@@ -141,8 +145,9 @@ export class LeaderElection extends Context.Tag("effect-k8s-leader/LeaderElectio
    *
    * @since 0.1.0
    */
-  static readonly leaderChanges: Effect.Effect<Stream.Stream<Option.Option<string>>, never, LeaderElection> = Effect
-    .map(LeaderElection, (election) => election.leaderChanges)
+  static readonly leaderChanges: Effect.Effect<Stream.Stream<Option.Option<string>, K8sError>, never, LeaderElection> =
+    Effect
+      .map(LeaderElection, (election) => election.leaderChanges)
 }
 
 const fromElection = (election: Election): LeaderElection["Type"] => ({
@@ -155,7 +160,7 @@ const fromElection = (election: Election): LeaderElection["Type"] => ({
         // finished its finalizers) before the lock is released.
         Effect.raceFirst(
           Effect.map(effect, Option.some),
-          Effect.as(leadership.lost, Option.none())
+          Effect.as(leadership.ended, Option.none())
         ))
     )
 })

@@ -1,5 +1,6 @@
-import type { Effect, Scope, Stream } from "effect"
+import { Deferred, Effect, Option, type Scope, type Stream } from "effect"
 import type { LeaderElectionError } from "../errors.js"
+import type { K8sError } from "../K8sError.js"
 
 /**
  * The time this replica leads, from acquisition until its scope closes.
@@ -23,11 +24,50 @@ export interface Leadership {
 }
 
 /**
+ * A leadership as the elections hand it out: `ended` also tells why it ended.
+ *
+ * @internal
+ */
+export interface ElectedLeadership extends Leadership {
+  /** Completes with `lost`; fails instead when leadership ended on an error no retry fixes (a 403). */
+  readonly ended: Effect.Effect<void, LeaderElectionError>
+}
+
+/**
  * What every lock provides; `runAsLeader` is built on top of it.
  *
  * @internal
  */
 export interface Election {
-  readonly leadership: Effect.Effect<Leadership, LeaderElectionError, Scope.Scope>
-  readonly leaderChanges: Stream.Stream<import("effect").Option.Option<string>>
+  readonly leadership: Effect.Effect<ElectedLeadership, LeaderElectionError, Scope.Scope>
+  readonly leaderChanges: Stream.Stream<Option.Option<string>, K8sError>
 }
+
+/**
+ * How a leadership ends early: `lose` when the lock says someone else leads (or may), `fail` when leading cannot
+ * go on for a reason retrying cannot fix. Either way `lost` completes, so the protected work stops.
+ *
+ * @internal
+ */
+export const makeEnding = Effect.gen(function*() {
+  const lost = yield* Deferred.make<void>()
+  const failed = yield* Deferred.make<never, LeaderElectionError>()
+  return {
+    lost: Deferred.await(lost),
+    ended: Effect.zipRight(
+      Deferred.await(lost),
+      Effect.flatMap(Deferred.poll(failed), Option.getOrElse(() => Effect.void))
+    ),
+    lose: (why: string) =>
+      Effect.logWarning(`leadership lost: ${why}`).pipe(
+        Effect.zipRight(Deferred.succeed(lost, undefined)),
+        Effect.asVoid
+      ),
+    fail: (error: LeaderElectionError) =>
+      Effect.logError(`leadership ended: ${error.message}`).pipe(
+        Effect.zipRight(Deferred.fail(failed, error)),
+        Effect.zipRight(Deferred.succeed(lost, undefined)),
+        Effect.asVoid
+      )
+  } as const
+})

@@ -88,7 +88,10 @@ export const makeTransport = (kubeConfig: KubeConfig, requestTimeout: Duration.D
             ...conn.options.headers,
             Accept: "application/json",
             ...(body !== undefined
-              ? { "Content-Type": request.contentType ?? "application/json", "Content-Length": String(Buffer.byteLength(body)) }
+              ? {
+                "Content-Type": request.contentType ?? "application/json",
+                "Content-Length": String(Buffer.byteLength(body))
+              }
               : {}),
             ...(watch ? { Connection: "keep-alive" } : {})
           }
@@ -123,8 +126,10 @@ export const makeTransport = (kubeConfig: KubeConfig, requestTimeout: Duration.D
     }
   }
 
+  // Interruptible even when the caller is not (a release in a finalizer): otherwise neither the timeout below nor
+  // the caller could abort a request the server never answers, and the caller would wait for it forever.
   const request = (request: HttpRequest): Effect.Effect<unknown, K8sError> =>
-    Effect.tryPromise({
+    Effect.interruptible(Effect.tryPromise({
       try: async (signal) => {
         const response = await open(request, signal, false)
         const text = await readAll(response)
@@ -133,7 +138,7 @@ export const makeTransport = (kubeConfig: KubeConfig, requestTimeout: Duration.D
         return parse(text)
       },
       catch: transportError(request.info)
-    }).pipe(
+    })).pipe(
       Effect.timeoutFail({
         duration: requestTimeout,
         onTimeout: () =>

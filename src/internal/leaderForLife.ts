@@ -2,7 +2,7 @@
  * The leader-for-life election (operator-lib's `leader.Become`), generic over the lock resource: the lock is an
  * object owned by the leader's Pod, so the garbage collector frees it when the Pod is gone.
  */
-import { Cause, Deferred, Duration, Effect, Metric, Option, Schedule, Stream } from "effect"
+import { Cause, Duration, Effect, Metric, Option, Schedule, Stream } from "effect"
 import { ContextInfo } from "../ContextInfo.js"
 import { ContextInfoError, LockUnavailableError } from "../errors.js"
 import { isTransient, type K8sError } from "../K8sError.js"
@@ -15,7 +15,7 @@ import {
   type Pod,
   type ResourceService
 } from "../resources.js"
-import type { Election, Leadership } from "./election.js"
+import { type ElectedLeadership, type Election, makeEnding } from "./election.js"
 import { forLock, leaderStatus, transitions } from "./metrics.js"
 import { observe } from "./observe.js"
 import { jittered } from "./time.js"
@@ -240,13 +240,13 @@ export const make = <T extends KubernetesObject>(
       yield* Metric.increment(forLock(lockName)(transitions))
       // Leader for life is never taken away by the protocol. Should the lock still vanish or change hands (deleted
       // by hand, or our Pod object already gone), stop at once rather than lead beside another replica.
-      const lost = yield* Deferred.make<void>()
+      const ending = yield* makeEnding
       yield* observe(locks, lockName, namespace).pipe(
         Stream.filter((current) => Option.isNone(current) || current.value.metadata.uid !== lock.metadata.uid),
         Stream.runHead,
-        Effect.zipRight(Effect.logWarning("the lock was deleted or replaced while leading: leadership lost")),
+        Effect.zipRight(ending.lose("the lock was deleted or replaced while leading")),
+        Effect.catchAll(ending.fail),
         Effect.zipRight(Metric.set(status, 0)),
-        Effect.zipRight(Deferred.succeed(lost, undefined)),
         annotate,
         Effect.forkScoped
       )
@@ -255,8 +255,9 @@ export const make = <T extends KubernetesObject>(
         namespace,
         identity: podName,
         term: Number(lock.metadata.resourceVersion ?? 0),
-        lost: Deferred.await(lost)
-      } satisfies Leadership
+        lost: ending.lost,
+        ended: ending.ended
+      } satisfies ElectedLeadership
     }).pipe(annotate)
 
     const leaderChanges: Election["leaderChanges"] = observe(locks, lockName, namespace).pipe(

@@ -18,10 +18,10 @@ import {
 } from "effect"
 import { ContextInfo } from "../ContextInfo.js"
 import { LeaderElectionConfigError } from "../errors.js"
-import { K8sError } from "../K8sError.js"
+import { isPermanent, K8sError } from "../K8sError.js"
 import { Leases } from "../Leases.js"
 import { formatMicroTime, type Lease } from "../resources.js"
-import type { Election, Leadership } from "./election.js"
+import { type ElectedLeadership, type Election, makeEnding } from "./election.js"
 import { forLock, leaderStatus, renewFailures, slowPath, transitions } from "./metrics.js"
 import { observe } from "./observe.js"
 import { jittered, monotonicMillis, sleepJittered, sleepMillis } from "./time.js"
@@ -169,9 +169,13 @@ export const make = (lockName: string, options: LeaseLockOptions = {}) =>
 
     const microTimeNow = Effect.map(Clock.currentTimeMillis, formatMicroTime)
 
-    /** Every request is bounded by requestTimeout; the timeout interrupts it, which aborts its HTTP request. */
+    /**
+     * Every request is bounded by requestTimeout; the timeout interrupts it, which aborts its HTTP request. The
+     * request is made interruptible so that the bound also holds in uninterruptible regions (the release runs in
+     * a finalizer), where the timeout could not interrupt it otherwise and would wait for it forever.
+     */
     const bounded = <A>(request: Effect.Effect<A, K8sError>, verb: "get" | "create" | "update") =>
-      Effect.timeoutFail(request, {
+      Effect.timeoutFail(Effect.interruptible(request), {
         duration: requestTimeout,
         onTimeout: () =>
           new K8sError({
@@ -188,10 +192,14 @@ export const make = (lockName: string, options: LeaseLockOptions = {}) =>
       Effect.catchIf((error) => error.reason === "NotFound", () => Effect.succeedNone)
     )
 
+    /** The watch's GET (at every (re)connection) is bounded by requestTimeout too, like every other request. */
+    const watchedLeases = { ...leases, get: (name: string, ns: string) => bounded(leases.get(name, ns), "get") }
+
     /** Builds one candidate's view of the Lease from what it reads, writes and watches. */
     const makeObserver = Effect.gen(function*() {
       const state = yield* SubscriptionRef.make<Observed>({ lease: Option.none(), observedAt: 0, version: 0 })
       const ready = yield* Deferred.make<void>()
+      const failed = yield* Deferred.make<never, K8sError>()
       const see = (lease: Option.Option<Lease>) =>
         Effect.flatMap(monotonicMillis, (now) =>
           SubscriptionRef.update(state, (current) => {
@@ -207,18 +215,23 @@ export const make = (lockName: string, options: LeaseLockOptions = {}) =>
       // The watch: each (re)connection starts with a GET, and while it is down reconnects poll every
       // retryPeriod, jittered as client-go's acquire loop is, so a follower never hears nothing for long.
       yield* observe(
-        leases,
+        watchedLeases,
         lockName,
         namespace,
         jittered(Schedule.spaced(retryPeriod), 1, 2.2)
       ).pipe(
         Stream.runForEach((lease) => Effect.zipRight(see(lease), Deferred.succeed(ready, undefined))),
+        // Only an error no reconnect fixes ends the watch (a 403): every wait on it fails with that error.
+        Effect.catchAll((error) => Deferred.fail(failed, error)),
         Effect.forkScoped
       )
-      yield* Deferred.await(ready)
+      yield* Effect.raceFirst(Deferred.await(ready), Deferred.await(failed))
       const nextChange = (after: Observed) =>
-        state.changes.pipe(Stream.filter((seen) => seen.version > after.version), Stream.runHead, Effect.asVoid)
-      return { state, see, nextChange } as const
+        Effect.raceFirst(
+          state.changes.pipe(Stream.filter((seen) => seen.version > after.version), Stream.runHead, Effect.asVoid),
+          Deferred.await(failed)
+        )
+      return { state, see, nextChange, failed: Deferred.await(failed) } as const
     })
 
     type Observer = Effect.Effect.Success<typeof makeObserver>
@@ -280,15 +293,16 @@ export const make = (lockName: string, options: LeaseLockOptions = {}) =>
           const outcome = yield* tryAcquire(observer).pipe(Effect.either)
           if (Either.isLeft(outcome)) {
             const error = outcome.left
-            if (error.reason === "Unauthorized" || error.reason === "Forbidden" || error.reason === "Invalid") {
-              return yield* error
-            }
+            if (isPermanent(error)) return yield* error
             if (error.reason === "Conflict" || error.reason === "AlreadyExists") {
               // Someone wrote first: read what they wrote, then judge again.
               yield* Effect.logDebug(`lost a write race: ${error.message}`)
               const fresh = yield* getLease.pipe(Effect.option)
-              if (Option.isSome(fresh)) yield* observer.see(fresh.value)
-              continue
+              if (Option.isSome(fresh)) {
+                yield* observer.see(fresh.value)
+                continue
+              }
+              // The read failed too: wait as after any other failure, or conflict + failed read would spin.
             }
             yield* Effect.logWarning(`acquire attempt failed, retrying: ${error.message}`)
             yield* Effect.raceFirst(observer.nextChange(seen), sleepJittered(retryPeriod, 1, 2.2))
@@ -375,12 +389,11 @@ export const make = (lockName: string, options: LeaseLockOptions = {}) =>
       )
       yield* Metric.set(metric(leaderStatus), 1)
       yield* Metric.increment(metric(transitions))
-      const lost = yield* Deferred.make<void>()
-      const loseLeadership = (why: string) =>
-        Effect.logWarning(`leadership lost: ${why}`).pipe(
-          Effect.zipRight(Metric.set(metric(leaderStatus), 0)),
-          Effect.zipRight(Deferred.succeed(lost, undefined))
-        )
+      const ending = yield* makeEnding
+      const loseLeadership = (why: string) => Effect.zipRight(Metric.set(metric(leaderStatus), 0), ending.lose(why))
+      // Safety first: a renew refused for good (a 403) ends leadership now, not at the deadline.
+      const failLeadership = (error: K8sError) =>
+        Effect.zipRight(Metric.set(metric(leaderStatus), 0), ending.fail(error))
       // The hard deadline: renewDeadline after the start of the last successful renew, whatever is in flight.
       const deadline = yield* Ref.make(acquired.startedAt + Duration.toMillis(renewDeadline))
 
@@ -398,6 +411,7 @@ export const make = (lockName: string, options: LeaseLockOptions = {}) =>
             return yield* loseLeadership(`the Lease names ${renewed.right.holder || "no holder"}`)
           } else {
             yield* Metric.increment(metric(renewFailures))
+            if (isPermanent(renewed.left)) return yield* failLeadership(renewed.left)
             yield* Effect.logWarning(`renew failed: ${renewed.left.message}`)
           }
         }
@@ -406,7 +420,9 @@ export const make = (lockName: string, options: LeaseLockOptions = {}) =>
       const deadlineTimer = Effect.gen(function*() {
         while (true) {
           const remaining = (yield* Ref.get(deadline)) - (yield* monotonicMillis)
-          if (remaining <= 0) return yield* loseLeadership(`no successful renew within ${Duration.format(renewDeadline)}`)
+          if (remaining <= 0) {
+            return yield* loseLeadership(`no successful renew within ${Duration.format(renewDeadline)}`)
+          }
           yield* sleepMillis(remaining)
         }
       })
@@ -415,7 +431,10 @@ export const make = (lockName: string, options: LeaseLockOptions = {}) =>
         Stream.map((seen) => holderOf(seen.lease)),
         Stream.filter((holder) => holder !== identity),
         Stream.runHead,
-        Effect.flatMap((holder) => loseLeadership(`the Lease names ${Option.getOrElse(holder, () => "") || "no holder"}`))
+        Effect.flatMap((holder) =>
+          loseLeadership(`the Lease names ${Option.getOrElse(holder, () => "") || "no holder"}`)
+        ),
+        Effect.raceFirst(Effect.catchAll(observer.failed, failLeadership))
       )
 
       yield* Effect.raceFirst(renewLoop, Effect.raceFirst(deadlineTimer, stolen)).pipe(annotate, Effect.forkScoped)
@@ -425,8 +444,9 @@ export const make = (lockName: string, options: LeaseLockOptions = {}) =>
         namespace,
         identity,
         term: acquired.lease.spec?.leaseTransitions ?? 0,
-        lost: Deferred.await(lost)
-      } satisfies Leadership
+        lost: ending.lost,
+        ended: ending.ended
+      } satisfies ElectedLeadership
     }).pipe(annotate)
 
     const leaderChanges: Election["leaderChanges"] = observe(leases, lockName, namespace).pipe(

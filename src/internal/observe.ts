@@ -1,5 +1,5 @@
 import { Effect, Option, Schedule, Stream } from "effect"
-import type { K8sError } from "../K8sError.js"
+import { isPermanent, type K8sError } from "../K8sError.js"
 import type { KubernetesObject, ResourceService } from "../resources.js"
 import { jittered } from "./time.js"
 
@@ -10,9 +10,10 @@ export const defaultReconnectSchedule: Schedule.Schedule<unknown, unknown> = Sch
 )
 
 /**
- * The current state of one object, then every change of it: `None` while it does not exist. It never fails: a
- * lost watch is logged and reconnected with backoff, and each (re)connection starts with a fresh GET, so no
- * change is missed across a reconnect. Consecutive repeats of the same resourceVersion are dropped.
+ * The current state of one object, then every change of it: `None` while it does not exist. A lost watch is
+ * logged and reconnected with backoff, and each (re)connection starts with a fresh GET, so no change is missed
+ * across a reconnect. It fails only with an error that reconnecting cannot fix (Forbidden, Unauthorized, Invalid,
+ * Decode). Consecutive repeats of the same resourceVersion are dropped.
  *
  * @internal
  */
@@ -21,7 +22,7 @@ export const observe = <T extends KubernetesObject>(
   name: string,
   namespace: string,
   reconnect: Schedule.Schedule<unknown, unknown> = defaultReconnectSchedule
-): Stream.Stream<Option.Option<T>> => {
+): Stream.Stream<Option.Option<T>, K8sError> => {
   const connectOnce: Stream.Stream<Option.Option<T>, K8sError | WatchEnded> = Stream.unwrap(
     service.get(name, namespace).pipe(
       Effect.map(Option.some),
@@ -41,10 +42,12 @@ export const observe = <T extends KubernetesObject>(
     Stream.tapError((error) =>
       error instanceof WatchEnded
         ? Effect.logDebug(`watch of ${name} ended by the server, reconnecting`)
+        : isPermanent(error)
+        ? Effect.void
         : Effect.logWarning(`watch of ${name} failed, reconnecting with backoff: ${error.message}`)
     ),
-    Stream.retry(reconnect),
-    Stream.catchAll(() => Stream.empty),
+    Stream.retry(Schedule.intersect(reconnect, Schedule.recurWhile((error) => !isPermanentError(error)))),
+    Stream.catchAll((error) => error instanceof WatchEnded ? Stream.empty : Stream.fail(error)),
     Stream.changesWith((a, b) =>
       Option.isNone(a) ? Option.isNone(b) : Option.isSome(b) &&
         a.value.metadata.resourceVersion === b.value.metadata.resourceVersion
@@ -56,3 +59,5 @@ class WatchEnded {
   readonly _tag = "WatchEnded"
   readonly message = "the watch ended"
 }
+
+const isPermanentError = (error: unknown) => !(error instanceof WatchEnded) && isPermanent(error as K8sError)
