@@ -401,6 +401,23 @@ const leaderForLifeSuite = (kind: LockKind) =>
         expect(result).toEqual(Option.some("result"))
       }))
 
+    test("a release whose delete never answers is abandoned after 10 s: interrupting the leader ends", () =>
+      Effect.gen(function*() {
+        yield* addPod("op-0")
+        const leader = yield* forkLeader("op-0")
+        yield* eventually("op-0 leads", leader.leads)
+        yield* (yield* InMemoryCluster).setInterceptor((request, proceed) =>
+          request.verb === "delete" ? Effect.never : proceed
+        )
+        const interrupting = yield* Effect.fork(Fiber.interrupt(leader.fiber))
+        yield* TestClock.adjust("9999 millis")
+        expect(yield* isDone(interrupting)).toBe(false)
+        yield* TestClock.adjust("1 millis")
+        yield* eventually("the interruption completes", isDone(interrupting))
+        // The lock stays (its Pod still lives): it goes with the Pod, or a restart re-enters it by uid.
+        expect(yield* lockOwner).toEqual(Option.some("op-0"))
+      }))
+
     test("a waiting standby is interrupted promptly and leaves no lock behind", () =>
       Effect.gen(function*() {
         yield* addPod("op-0")

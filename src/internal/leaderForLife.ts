@@ -95,10 +95,11 @@ export const make = <T extends KubernetesObject>(
 
     /** Deletes a lock our Pod owns, after a create whose answer was lost to an interruption. */
     const deleteIfOurs = (ownerUid: string) =>
-      locks.get(lockName, namespace).pipe(
+      // Runs while interrupting (uninterruptible): only an interruptible request can be cut by the timeout.
+      Effect.interruptible(locks.get(lockName, namespace)).pipe(
         Effect.flatMap((lock) =>
           podOwner(lock)?.uid === ownerUid
-            ? locks.delete(lockName, namespace, { preconditions: { uid: lock.metadata.uid } })
+            ? Effect.interruptible(locks.delete(lockName, namespace, { preconditions: { uid: lock.metadata.uid } }))
             : Effect.void
         ),
         Effect.timeout("5 seconds"),
@@ -213,7 +214,8 @@ export const make = <T extends KubernetesObject>(
 
     const release = (lock: T) =>
       deleteLockOnRelease
-        ? locks.delete(lockName, namespace, { preconditions: { uid: lock.metadata.uid } }).pipe(
+        // A finalizer is uninterruptible: only an interruptible request can be cut by the timeout.
+        ? Effect.interruptible(locks.delete(lockName, namespace, { preconditions: { uid: lock.metadata.uid } })).pipe(
           Effect.timeout(releaseTimeout),
           Effect.zipRight(Effect.logInfo("released")),
           // NotFound, or a Conflict on the uid precondition: the lock is no longer ours, nothing to release.
