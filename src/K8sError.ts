@@ -60,7 +60,8 @@ export class K8sError extends Data.TaggedError("K8sError")<
   override get message(): string {
     const target = [
       this.resource,
-      this.name !== undefined ? `"${this.name}"` : undefined,
+      // `name` is the object's, when given; without it Error's own `name` ("K8sError") would show through.
+      Object.hasOwn(this, "name") && this.name !== undefined ? `"${this.name}"` : undefined,
       this.namespace !== undefined ? `in namespace "${this.namespace}"` : undefined
     ].filter(Predicate.isNotUndefined).join(" ")
     const status = this.status !== undefined ? ` (HTTP ${this.status})` : ""

@@ -100,3 +100,17 @@ describe("K8sError.isTransient", () => {
     }
   })
 })
+
+describe("K8sError message without an object name", () => {
+  it("names no object rather than the error class", () => {
+    const error = new K8sError({
+      verb: "create",
+      resource: "leases",
+      namespace: "ns",
+      reason: "Forbidden",
+      detail: "no"
+    })
+    expect(error.message).not.toContain("K8sError")
+    expect(error.message).toContain("create leases in namespace \"ns\"")
+  })
+})

@@ -6,7 +6,8 @@ import { Clock, Duration, Effect, Random, Schedule } from "effect"
  */
 export const monotonicMillis: Effect.Effect<number> = Effect.map(
   Clock.currentTimeNanos,
-  (nanos) => Number(nanos / 1_000_000n)
+  // Rounded: TestClock derives nanoseconds from milliseconds through a float, which can land a hair below.
+  (nanos) => Number((nanos + 500_000n) / 1_000_000n)
 )
 
 /** Sleeps whole milliseconds: `TestClock` cannot report a fractional instant in nanoseconds. */
