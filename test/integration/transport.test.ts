@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest"
 import * as ClientNode from "@kubernetes/client-node"
+import { describe, expect, it } from "vitest"
 
 describe("the client-node release under test", () => {
   it("is 2.x on Node >= 22 in the compatibility leg, 1.4 otherwise", async () => {
