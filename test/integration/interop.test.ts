@@ -76,8 +76,11 @@ describe.each(
     await kill(leader, "SIGKILL")
     const leads = await follower.waitFor((e) => e.event === "started_leading", 15_000)
     const takeoverMs = (leads.mono_ns - killedAt) / 1e6
-    // 2 s lease: not before the leader's last renew had expired (it renewed at most 1.2 x 0.5 s before dying).
-    expect(takeoverMs).toBeGreaterThan(2000 - 600)
+    // The leader was still leading when killed, so it had renewed within renewDeadline (1.5 s) before; the follower
+    // waits the 2 s lease from when it saw that renew: never sooner than 0.5 s after the kill. (How much later
+    // depends on the renew cadence under load; the exact expiry is asserted on the TestClock in the unit tests.)
+    expect(leader.events.some((e) => e.event === "stopped_leading")).toBe(false)
+    expect(takeoverMs).toBeGreaterThan(2000 - 1500)
     expect(overlaps(leadershipIntervals([leader, follower]))).toBe(false)
     const lease = await run(cluster.adminKubeconfig, Effect.flatMap(Leases, (l) => l.get(name, "default")))
     expect(lease.spec?.holderIdentity).toBe(`${second}-2`)

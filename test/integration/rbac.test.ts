@@ -21,7 +21,7 @@ let cluster: ControlPlane
 
 beforeAll(async () => {
   cluster = await startCluster()
-  await run(cluster.adminKubeconfig, applyYaml("deploy/crds/leaderlocks.effect-k8s-leader.io.yaml"))
+  // Registers the CRD, missing on a new cluster, and waits until it is served.
   await run(cluster.adminKubeconfig, LeaderLocks.ensureDefinition)
 })
 afterAll(async () => {
