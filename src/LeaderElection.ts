@@ -3,11 +3,12 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer, Option, type Scope, type Stream } from "effect"
+import { Context, type Duration, Effect, Layer, Option, type Scope, type Stream } from "effect"
 import { ConfigMaps } from "./ConfigMaps.js"
 import type { ContextInfo } from "./ContextInfo.js"
 import type { LeaderElectionConfigError, LeaderElectionError } from "./errors.js"
 import type { Election, Leadership } from "./internal/election.js"
+import * as Health from "./internal/health.js"
 import * as LeaderForLife from "./internal/leaderForLife.js"
 import * as LeaseElection from "./internal/leaseElection.js"
 import type { K8sError } from "./K8sError.js"
@@ -20,6 +21,11 @@ export type {
   /** @since 0.1.0 */
   Leadership
 } from "./internal/election.js"
+
+export type {
+  /** @since 0.1.0 */
+  LeaderStatus
+} from "./internal/health.js"
 
 /**
  * Options of the leader-for-life locks (`configMapLock`, `customLeaderLock`).
@@ -56,6 +62,11 @@ export class LeaderElection extends Context.Tag("effect-k8s-leader/LeaderElectio
    * Fails only when the lock cannot be read or watched at all (a 403).
    */
   readonly leaderChanges: Stream.Stream<Option.Option<string>, K8sError>
+  /**
+   * What this replica believes about its own leadership: whether it leads, since when, and when it last renewed
+   * (monotonic milliseconds). Read by the health check (`LeaderElection.healthCheck`, `HealthCheck`).
+   */
+  readonly status: Effect.Effect<Health.LeaderStatus>
 }>() {
   /**
    * Leader for life on a ConfigMap named `name`, owned by this replica's Pod.
@@ -148,11 +159,35 @@ export class LeaderElection extends Context.Tag("effect-k8s-leader/LeaderElectio
   static readonly leaderChanges: Effect.Effect<Stream.Stream<Option.Option<string>, K8sError>, never, LeaderElection> =
     Effect
       .map(LeaderElection, (election) => election.leaderChanges)
+
+  /**
+   * What this replica believes about its own leadership; see the service's `status`.
+   *
+   * @since 0.1.0
+   */
+  static readonly status: Effect.Effect<Health.LeaderStatus, never, LeaderElection> = Effect.flatMap(
+    LeaderElection,
+    (election) => election.status
+  )
+
+  /**
+   * client-go's HealthzAdaptor: fails with `LeaderUnhealthyError` when this replica believes it leads a Lease but
+   * its last successful renew started more than `leaseDuration + timeout` ago (default timeout 20 s). Not leading,
+   * and leading for life, are healthy. `HealthCheck.route` serves it as `/healthz`.
+   *
+   * @since 0.1.0
+   */
+  static healthCheck(
+    timeout?: Duration.DurationInput
+  ): Effect.Effect<void, Health.LeaderUnhealthyError, LeaderElection> {
+    return Effect.flatMap(LeaderElection, (election) => Health.check(election.status, timeout))
+  }
 }
 
 const fromElection = (election: Election): LeaderElection["Type"] => ({
   leadership: election.leadership,
   leaderChanges: election.leaderChanges,
+  status: election.status,
   runAsLeader: (effect) =>
     Effect.scoped(
       Effect.flatMap(election.leadership, (leadership) =>

@@ -1,6 +1,7 @@
 import { Deferred, Effect, Option, type Scope, type Stream } from "effect"
 import type { LeaderElectionError } from "../errors.js"
 import type { K8sError } from "../K8sError.js"
+import type { LeaderStatus } from "./health.js"
 
 /**
  * The time this replica leads, from acquisition until its scope closes.
@@ -41,6 +42,8 @@ export interface ElectedLeadership extends Leadership {
 export interface Election {
   readonly leadership: Effect.Effect<ElectedLeadership, LeaderElectionError, Scope.Scope>
   readonly leaderChanges: Stream.Stream<Option.Option<string>, K8sError>
+  /** What this replica believes about its leadership, for the health check (see `./health.ts`). */
+  readonly status: Effect.Effect<LeaderStatus>
 }
 
 /**

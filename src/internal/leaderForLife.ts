@@ -16,9 +16,10 @@ import {
   type ResourceService
 } from "../resources.js"
 import { type ElectedLeadership, type Election, makeEnding } from "./election.js"
+import { makeStatus } from "./health.js"
 import { forLock, leaderStatus, transitions } from "./metrics.js"
 import { observe } from "./observe.js"
-import { jittered } from "./time.js"
+import { jittered, monotonicMillis } from "./time.js"
 
 /**
  * How a resource type serves as a lock.
@@ -82,6 +83,8 @@ export const make = <T extends KubernetesObject>(
     const deleteLockOnRelease = options.deleteLockOnRelease ?? true
     const status = forLock(lockName)(leaderStatus)
     const annotate = Effect.annotateLogs({ lock: lockName, namespace, identity: podName })
+    // Health check hook (./health.ts): leading with no renew needed, so always healthy while leading.
+    const health = yield* makeStatus(Option.none())
 
     const ownPod: Effect.Effect<Pod, K8sError | ContextInfoError> = pods.get(podName, namespace).pipe(
       Effect.catchIf((error) => error.reason === "NotFound", (error) =>
@@ -243,6 +246,10 @@ export const make = <T extends KubernetesObject>(
       // Leader for life is never taken away by the protocol. Should the lock still vanish or change hands (deleted
       // by hand, or our Pod object already gone), stop at once rather than lead beside another replica.
       const ending = yield* makeEnding
+      // Health check hook: leading from acquisition until a loss is noticed or the scope closes.
+      yield* Effect.flatMap(monotonicMillis, health.lead)
+      yield* Effect.addFinalizer(() => health.stop)
+      yield* Effect.forkScoped(Effect.zipRight(ending.lost, health.stop))
       yield* observe(locks, lockName, namespace).pipe(
         Stream.filter((current) => Option.isNone(current) || current.value.metadata.uid !== lock.metadata.uid),
         Stream.runHead,
@@ -267,5 +274,5 @@ export const make = <T extends KubernetesObject>(
       Stream.changesWith(Option.getEquivalence((a, b) => a === b))
     )
 
-    return { leadership, leaderChanges } satisfies Election
+    return { leadership, leaderChanges, status: health.get } satisfies Election
   })

@@ -22,6 +22,7 @@ import { isPermanent, K8sError } from "../K8sError.js"
 import { Leases } from "../Leases.js"
 import { formatMicroTime, type Lease } from "../resources.js"
 import { type ElectedLeadership, type Election, makeEnding } from "./election.js"
+import { makeStatus } from "./health.js"
 import { forLock, leaderStatus, renewFailures, slowPath, transitions } from "./metrics.js"
 import { observe } from "./observe.js"
 import { jittered, monotonicMillis, sleepJittered, sleepMillis } from "./time.js"
@@ -168,6 +169,8 @@ export const make = (lockName: string, options: LeaseLockOptions = {}) =>
     const attributes = { lock: lockName, namespace, identity }
 
     const microTimeNow = Effect.map(Clock.currentTimeMillis, formatMicroTime)
+    // Health check hook (./health.ts): leading since the acquiring write, last renew, stopped on loss or release.
+    const status = yield* makeStatus(Option.some(leaseDuration))
 
     /**
      * Every request is bounded by requestTimeout; the timeout interrupts it, which aborts its HTTP request. The
@@ -390,6 +393,10 @@ export const make = (lockName: string, options: LeaseLockOptions = {}) =>
       yield* Metric.set(metric(leaderStatus), 1)
       yield* Metric.increment(metric(transitions))
       const ending = yield* makeEnding
+      // Health check hook: leading from the start of the acquiring write until a loss is noticed or the scope closes.
+      yield* status.lead(acquired.startedAt)
+      yield* Effect.addFinalizer(() => status.stop)
+      yield* Effect.forkScoped(Effect.zipRight(ending.lost, status.stop))
       const loseLeadership = (why: string) => Effect.zipRight(Metric.set(metric(leaderStatus), 0), ending.lose(why))
       // Safety first: a renew refused for good (a 403) ends leadership now, not at the deadline.
       const failLeadership = (error: K8sError) =>
@@ -407,6 +414,7 @@ export const make = (lockName: string, options: LeaseLockOptions = {}) =>
           if (Either.isRight(renewed) && renewed.right._tag === "Renewed") {
             yield* observer.see(Option.some(renewed.right.lease))
             yield* Ref.set(deadline, startedAt + Duration.toMillis(renewDeadline))
+            yield* status.renewed(startedAt) // health check hook
           } else if (Either.isRight(renewed)) {
             return yield* loseLeadership(`the Lease names ${renewed.right.holder || "no holder"}`)
           } else {
@@ -454,5 +462,5 @@ export const make = (lockName: string, options: LeaseLockOptions = {}) =>
       Stream.changesWith(Option.getEquivalence((a, b) => a === b))
     )
 
-    return { leadership, leaderChanges } satisfies Election
+    return { leadership, leaderChanges, status: status.get } satisfies Election
   })

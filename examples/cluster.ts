@@ -1,0 +1,79 @@
+/**
+ * What the examples share: where the cluster is (the in-memory one by default, a real one with `--kubeconfig FILE`
+ * or `KUBECONFIG`), who this replica is, and Go-style durations. Not part of the library.
+ */
+import { NodeFileSystem } from "@effect/platform-node"
+import { Duration, Layer } from "effect"
+import {
+  ConfigMaps,
+  ContextInfo,
+  type ContextInfoError,
+  InMemoryCluster,
+  K8sClient,
+  LeaderLocks,
+  Leases,
+  Pods
+} from "../src/index.js"
+
+/** `parseArgs` options every example takes. */
+export const clusterOptions = {
+  kubeconfig: { type: "string" },
+  namespace: { type: "string" },
+  identity: { type: "string" },
+  verbose: { type: "boolean", default: false }
+} as const
+
+export interface Target {
+  /** The in-memory cluster: nothing runs forever, the example demonstrates and exits. */
+  readonly inMemory: boolean
+  readonly kubeconfig: string | undefined
+  readonly namespace: string
+  readonly describe: string
+  /** The library's resource services, for the in-memory cluster or the real one. */
+  readonly resources: Layer.Layer<Pods | ConfigMaps | Leases | LeaderLocks>
+  /**
+   * Who this replica is: `--identity` (with `--namespace`, default `default`) when given or in memory; otherwise
+   * `ContextInfo.live` (`POD_NAME`, `POD_NAMESPACE`, the service account's namespace file), as in a Pod.
+   */
+  readonly context: (fallbackIdentity: string) => Layer.Layer<ContextInfo, ContextInfoError>
+}
+
+export const target = (flags: {
+  readonly kubeconfig?: string | undefined
+  readonly namespace?: string | undefined
+  readonly identity?: string | undefined
+}): Target => {
+  const kubeconfig = flags.kubeconfig ?? process.env["KUBECONFIG"]
+  const namespace = flags.namespace ?? process.env["POD_NAMESPACE"] ?? "default"
+  const inMemory = kubeconfig === undefined
+  const resources: Layer.Layer<Pods | ConfigMaps | Leases | LeaderLocks> = inMemory
+    ? InMemoryCluster.layer
+    : Layer.mergeAll(Pods.live, ConfigMaps.live, Leases.live, LeaderLocks.live).pipe(
+      Layer.provide(K8sClient.fromFile(kubeconfig))
+    )
+  return {
+    inMemory,
+    kubeconfig,
+    namespace,
+    describe: inMemory ? "the in-memory cluster" : `the cluster of ${kubeconfig}`,
+    resources,
+    context: (fallbackIdentity) =>
+      flags.identity !== undefined || inMemory || process.env["POD_NAME"] === undefined
+        ? ContextInfo.test({ namespace, podName: flags.identity ?? process.env["POD_NAME"] ?? fallbackIdentity })
+        : (flags.namespace !== undefined
+          ? ContextInfo.liveForcedNamespace(flags.namespace)
+          : ContextInfo.live.pipe(Layer.provide(NodeFileSystem.layer)))
+  }
+}
+
+/** Go-style durations, as client-go's flags take them: "15s", "500ms", "1m"; or anything `Duration.decode` takes. */
+export const duration = (text: string): Duration.Duration => {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text)
+  if (match === null) return Duration.decode(text as Duration.DurationInput)
+  const value = Number(match[1])
+  return match[2] === "ms"
+    ? Duration.millis(value)
+    : match[2] === "s"
+    ? Duration.seconds(value)
+    : Duration.minutes(value)
+}
