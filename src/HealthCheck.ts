@@ -16,14 +16,12 @@
  */
 import { HttpRouter, HttpServerResponse } from "@effect/platform"
 import { type Duration, Effect } from "effect"
-import type { LeaderUnhealthyError } from "./internal/health.js"
+import type { LeaderUnhealthyError } from "./errors.js"
 import { LeaderElection } from "./LeaderElection.js"
 
 export {
   /** @since 0.1.0 */
-  defaultHealthTimeout,
-  /** @since 0.1.0 */
-  LeaderUnhealthyError
+  defaultHealthTimeout
 } from "./internal/health.js"
 
 /**

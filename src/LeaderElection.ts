@@ -6,7 +6,7 @@
 import { Context, type Duration, Effect, Layer, Option, type Scope, type Stream } from "effect"
 import { ConfigMaps } from "./ConfigMaps.js"
 import type { ContextInfo } from "./ContextInfo.js"
-import type { LeaderElectionConfigError, LeaderElectionError } from "./errors.js"
+import type { LeaderElectionConfigError, LeaderElectionError, LeaderUnhealthyError } from "./errors.js"
 import type { Election, Leadership } from "./internal/election.js"
 import * as Health from "./internal/health.js"
 import * as LeaderForLife from "./internal/leaderForLife.js"
@@ -179,7 +179,7 @@ export class LeaderElection extends Context.Tag("effect-k8s-leader/LeaderElectio
    */
   static healthCheck(
     timeout?: Duration.DurationInput
-  ): Effect.Effect<void, Health.LeaderUnhealthyError, LeaderElection> {
+  ): Effect.Effect<void, LeaderUnhealthyError, LeaderElection> {
     return Effect.flatMap(LeaderElection, (election) => Health.check(election.status, timeout))
   }
 }

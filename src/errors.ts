@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { Data } from "effect"
+import { Data, Duration } from "effect"
 import type { K8sError } from "./K8sError.js"
 
 /**
@@ -48,6 +48,25 @@ export class LockUnavailableError extends Data.TaggedError("LockUnavailableError
   override get message(): string {
     return `The retry schedule ended before the lock "${this.lock}" in namespace "${this.namespace}" was free` +
       (this.holder !== undefined ? ` (held by "${this.holder}")` : "")
+  }
+}
+
+/**
+ * The health check failed: this replica believes it leads a Lease it has not renewed for longer than
+ * `leaseDuration + timeout`, so other candidates may lead already.
+ *
+ * @since 0.1.0
+ */
+export class LeaderUnhealthyError extends Data.TaggedError("LeaderUnhealthyError")<{
+  /** Milliseconds since the start of the last successful renew. */
+  readonly sinceRenewMillis: number
+  readonly leaseDuration: Duration.Duration
+  readonly timeout: Duration.Duration
+}> {
+  override get message(): string {
+    return `failed election to renew leadership: believes it leads, but the last successful renew started ${
+      (this.sinceRenewMillis / 1000).toFixed(3)
+    } s ago, more than leaseDuration ${Duration.format(this.leaseDuration)} + timeout ${Duration.format(this.timeout)}`
   }
 }
 

@@ -2,7 +2,8 @@
  * What the health check needs from an election: whether this replica believes it leads, and when it last renewed.
  * The elections keep it up to date (`makeStatus`); `LeaderElection.status` reads it, `HealthCheck` judges it.
  */
-import { Data, Duration, Effect, Option, Ref } from "effect"
+import { Duration, Effect, Option, Ref } from "effect"
+import { LeaderUnhealthyError } from "../errors.js"
 import { monotonicMillis } from "./time.js"
 
 /**
@@ -23,25 +24,6 @@ export interface LeaderStatus {
   readonly lastRenewAt: Option.Option<number>
   /** How long other candidates honour a renew: the Lease's `leaseDuration`; `None` for leader for life. */
   readonly leaseDuration: Option.Option<Duration.Duration>
-}
-
-/**
- * The health check failed: this replica believes it leads a Lease it has not renewed for longer than
- * `leaseDuration + timeout`, so other candidates may lead already.
- *
- * @since 0.1.0
- */
-export class LeaderUnhealthyError extends Data.TaggedError("LeaderUnhealthyError")<{
-  /** Milliseconds since the start of the last successful renew. */
-  readonly sinceRenewMillis: number
-  readonly leaseDuration: Duration.Duration
-  readonly timeout: Duration.Duration
-}> {
-  override get message(): string {
-    return `failed election to renew leadership: believes it leads, but the last successful renew started ${
-      (this.sinceRenewMillis / 1000).toFixed(3)
-    } s ago, more than leaseDuration ${Duration.format(this.leaseDuration)} + timeout ${Duration.format(this.timeout)}`
-  }
 }
 
 /** client-go's HealthzAdaptor is usually built with 20 s (kube-controller-manager, kube-scheduler). */
