@@ -487,6 +487,26 @@ const leaderForLifeSuite = (kind: LockKind) =>
         expect(requests.count("create")).toBe(1)
       }))
 
+    test("a lock held by another, and get forbidden: the typed error, not a loop of create and get", () =>
+      Effect.gen(function*() {
+        yield* createLockOwnedBy(yield* addPod("op-1"))
+        yield* addPod("op-0")
+        const requests = yield* recordRequests((request) =>
+          request.verb === "get" && request.resource === kind.resource
+            ? fromResponse(request, 403, { kind: "Status", reason: "Forbidden", message: "forbidden" })
+            : undefined
+        )
+        const fiber = yield* Effect.fork((yield* replica("op-0")).runAsLeader(Effect.succeed("never")))
+        yield* eventually("runAsLeader fails", isDone(fiber))
+        const error = yield* Effect.flip(Fiber.join(fiber))
+        expect(error).toBeInstanceOf(K8sError)
+        if (!(error instanceof K8sError)) return
+        expect(error.reason).toBe("Forbidden")
+        expect(error.verb).toBe("get")
+        expect(error.resource).toBe(kind.resource)
+        expect(requests.count("create")).toBe(1)
+      }))
+
     test("Unauthorized on reading our own Pod ends the election with that error, once", () =>
       Effect.gen(function*() {
         yield* addPod("op-0")

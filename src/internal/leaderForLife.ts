@@ -117,7 +117,10 @@ export const make = <T extends KubernetesObject>(
         if (created._tag === "Right") return { _tag: "Acquired", lock: created.right, reentered: false } as const
         if (created.left.reason !== "AlreadyExists") return yield* created.left
 
-        const existing = yield* locks.get(lockName, namespace).pipe(Effect.option)
+        const existing = yield* locks.get(lockName, namespace).pipe(
+          Effect.map(Option.some),
+          Effect.catchIf((error) => error.reason === "NotFound", () => Effect.succeedNone)
+        )
         if (Option.isNone(existing)) return { _tag: "Again" } as const
         const lock = existing.value
         const holder = podOwner(lock)
