@@ -10,6 +10,7 @@ import {
   type ContextInfoError,
   InMemoryCluster,
   K8sClient,
+  type KubeConfigError,
   LeaderLocks,
   Leases,
   Pods
@@ -30,7 +31,7 @@ export interface Target {
   readonly namespace: string
   readonly describe: string
   /** The library's resource services, for the in-memory cluster or the real one. */
-  readonly resources: Layer.Layer<Pods | ConfigMaps | Leases | LeaderLocks>
+  readonly resources: Layer.Layer<Pods | ConfigMaps | Leases | LeaderLocks, KubeConfigError>
   /**
    * Who this replica is: `--identity` (with `--namespace`, default `default`) when given or in memory; otherwise
    * `ContextInfo.live` (`POD_NAME`, `POD_NAMESPACE`, the service account's namespace file), as in a Pod.
@@ -46,7 +47,7 @@ export const target = (flags: {
   const kubeconfig = flags.kubeconfig ?? process.env["KUBECONFIG"]
   const namespace = flags.namespace ?? process.env["POD_NAMESPACE"] ?? "default"
   const inMemory = kubeconfig === undefined
-  const resources: Layer.Layer<Pods | ConfigMaps | Leases | LeaderLocks> = inMemory
+  const resources: Layer.Layer<Pods | ConfigMaps | Leases | LeaderLocks, KubeConfigError> = inMemory
     ? InMemoryCluster.layer
     : Layer.mergeAll(Pods.live, ConfigMaps.live, Leases.live, LeaderLocks.live).pipe(
       Layer.provide(K8sClient.fromFile(kubeconfig))

@@ -15,6 +15,7 @@ import {
   ContextInfo,
   InMemoryCluster,
   K8sClient,
+  type KubeConfigError,
   LeaderElection,
   type LeaderElectionConfigError,
   LeaderLocks,
@@ -47,7 +48,7 @@ const line = (who: string, what: string) =>
   )
 
 const client = kubeconfig === undefined ? undefined : K8sClient.fromFile(kubeconfig)
-const resources: Layer.Layer<Pods | ConfigMaps | Leases | LeaderLocks> = client === undefined
+const resources: Layer.Layer<Pods | ConfigMaps | Leases | LeaderLocks, KubeConfigError> = client === undefined
   ? InMemoryCluster.layer
   : Layer.mergeAll(Pods.live, ConfigMaps.live, Leases.live, LeaderLocks.live).pipe(Layer.provide(client))
 

@@ -6,6 +6,7 @@
  */
 import { KubeConfig } from "@kubernetes/client-node"
 import { Context, Duration, Effect, Layer, type Stream } from "effect"
+import { KubeConfigError } from "./errors.js"
 import { type HttpRequest, makeTransport } from "./internal/http.js"
 import type { K8sError } from "./K8sError.js"
 
@@ -37,13 +38,16 @@ export class K8sClient extends Context.Tag("effect-k8s-leader/K8sClient")<K8sCli
    *
    * @since 0.1.0
    */
-  static fromKubeConfig(kubeConfig: KubeConfig, options?: K8sClientOptions): Layer.Layer<K8sClient> {
+  static fromKubeConfig(kubeConfig: KubeConfig, options?: K8sClientOptions): Layer.Layer<K8sClient, KubeConfigError> {
     return Layer.scoped(
       K8sClient,
       Effect.acquireRelease(
-        Effect.sync(() => {
-          const transport = makeTransport(kubeConfig, Duration.decode(options?.requestTimeout ?? "30 seconds"))
-          return { kubeConfig, transport }
+        Effect.try({
+          try: () => {
+            const transport = makeTransport(kubeConfig, Duration.decode(options?.requestTimeout ?? "30 seconds"))
+            return { kubeConfig, transport }
+          },
+          catch: (cause) => new KubeConfigError({ source: "the given KubeConfig", cause })
         }),
         ({ transport }) => Effect.sync(transport.close)
       ).pipe(Effect.map(({ kubeConfig, transport }) => K8sClient.of({ kubeConfig, ...transport })))
@@ -55,11 +59,14 @@ export class K8sClient extends Context.Tag("effect-k8s-leader/K8sClient")<K8sCli
    *
    * @since 0.1.0
    */
-  static readonly layer: Layer.Layer<K8sClient> = Layer.unwrapEffect(
-    Effect.sync(() => {
-      const kubeConfig = new KubeConfig()
-      kubeConfig.loadFromDefault()
-      return K8sClient.fromKubeConfig(kubeConfig)
+  static readonly layer: Layer.Layer<K8sClient, KubeConfigError> = Layer.unwrapEffect(
+    Effect.try({
+      try: () => {
+        const kubeConfig = new KubeConfig()
+        kubeConfig.loadFromDefault()
+        return K8sClient.fromKubeConfig(kubeConfig)
+      },
+      catch: (cause) => new KubeConfigError({ source: "$KUBECONFIG, ~/.kube/config or the service account", cause })
     })
   )
 
@@ -68,11 +75,14 @@ export class K8sClient extends Context.Tag("effect-k8s-leader/K8sClient")<K8sCli
    *
    * @since 0.1.0
    */
-  static fromFile(path: string, options?: K8sClientOptions): Layer.Layer<K8sClient> {
-    return Layer.unwrapEffect(Effect.sync(() => {
-      const kubeConfig = new KubeConfig()
-      kubeConfig.loadFromFile(path)
-      return K8sClient.fromKubeConfig(kubeConfig, options)
+  static fromFile(path: string, options?: K8sClientOptions): Layer.Layer<K8sClient, KubeConfigError> {
+    return Layer.unwrapEffect(Effect.try({
+      try: () => {
+        const kubeConfig = new KubeConfig()
+        kubeConfig.loadFromFile(path)
+        return K8sClient.fromKubeConfig(kubeConfig, options)
+      },
+      catch: (cause) => new KubeConfigError({ source: path, cause })
     }))
   }
 }

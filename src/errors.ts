@@ -22,6 +22,23 @@ export class ContextInfoError extends Data.TaggedError("ContextInfoError")<{
 }
 
 /**
+ * The kubeconfig could not be loaded or names no cluster.
+ *
+ * @since 0.1.0
+ */
+export class KubeConfigError extends Data.TaggedError("KubeConfigError")<{
+  /** Where it was loaded from. */
+  readonly source: string
+  readonly cause: unknown
+}> {
+  override get message(): string {
+    const reason = this.cause instanceof Error ? this.cause.message : String(this.cause)
+    return `Could not load a kubeconfig from ${this.source}: ${reason}. Set KUBECONFIG to a valid file, or run in a ` +
+      "Pod with a service account"
+  }
+}
+
+/**
  * The election's settings break one of its rules; `rule` says which.
  *
  * @since 0.1.0

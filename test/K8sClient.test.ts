@@ -12,6 +12,7 @@ import {
   K8sClient,
   type K8sClientOptions,
   K8sError,
+  KubeConfigError,
   LeaderElection,
   type Lease,
   Leases
@@ -263,4 +264,14 @@ describe("K8sClient (real HTTP transport)", () => {
       expect(lease.spec?.holderIdentity).toBe("a")
       expect(yield* Deferred.await(authorization)).toBe("Bearer secret-token")
     })))
+})
+
+describe("K8sClient configuration errors", () => {
+  it.effect("a kubeconfig file that cannot be read fails the layer with a KubeConfigError naming it", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Effect.provide(K8sClient, K8sClient.fromFile("/nonexistent/kubeconfig")))
+      expect(error).toBeInstanceOf(KubeConfigError)
+      expect(error.message).toContain("/nonexistent/kubeconfig")
+      expect(error.message).toContain("KUBECONFIG")
+    }))
 })
