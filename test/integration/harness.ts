@@ -5,7 +5,7 @@
 import { loadYaml } from "@kubernetes/client-node"
 import { type Duration, Effect, Layer, Predicate, Schedule } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
-import { readFileSync } from "node:fs"
+import { readFileSync, writeFileSync } from "node:fs"
 import * as path from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
@@ -262,4 +262,62 @@ export const kill = async (candidate: Candidate, signal: NodeJS.Signals) => {
   if (signal === "SIGKILL") (candidate as { killedAt?: number }).killedAt = monoNow()
   candidate.process.kill(signal)
   await candidate.exited
+}
+
+/** A leadership interval as {@link leadershipIntervals} returns it. */
+export interface LeadershipInterval {
+  readonly identity: string
+  readonly start: number
+  readonly end: number
+}
+
+/** Every pair of intervals that overlap (not only adjacent ones), with how long they overlap, in ns. */
+export const overlappingPairs = (intervals: ReadonlyArray<LeadershipInterval>) => {
+  const sorted = [...intervals].sort((a, b) => a.start - b.start)
+  const pairs: Array<{ first: LeadershipInterval; second: LeadershipInterval; overlapNs: number }> = []
+  for (let i = 0; i < sorted.length; i++) {
+    for (let j = i + 1; j < sorted.length && sorted[j]!.start < sorted[i]!.end; j++) {
+      const overlapNs = Math.min(sorted[i]!.end, sorted[j]!.end) - sorted[j]!.start
+      if (overlapNs > 0) pairs.push({ first: sorted[i]!, second: sorted[j]!, overlapNs })
+    }
+  }
+  return pairs
+}
+
+/**
+ * The stretches between `from` and `until` (mono ns) when no interval is open, each with who led before (if
+ * anyone) and who led after (if anyone).
+ */
+export const leaderlessGaps = (intervals: ReadonlyArray<LeadershipInterval>, from: number, until: number) => {
+  const sorted = [...intervals].sort((a, b) => a.start - b.start)
+  const gaps: Array<{ start: number; end: number; before?: string; after?: string }> = []
+  let coveredUntil = from
+  let last: string | undefined
+  for (const interval of sorted) {
+    if (interval.start > coveredUntil) {
+      gaps.push({
+        start: coveredUntil,
+        end: Math.min(interval.start, until),
+        ...(last === undefined ? {} : { before: last }),
+        after: interval.identity
+      })
+    }
+    if (interval.end > coveredUntil) {
+      coveredUntil = interval.end
+      last = interval.identity
+    }
+  }
+  if (coveredUntil < until) {
+    gaps.push({ start: coveredUntil, end: until, ...(last === undefined ? {} : { before: last }) })
+  }
+  return gaps.filter((gap) => gap.end > gap.start)
+}
+
+/** A copy of a kubeconfig whose server is `server` (e.g. a fault-injecting proxy), written next to it. */
+export const kubeconfigWithServer = (source: string, server: string, file: string) => {
+  const text = readFileSync(source, "utf8")
+  const replaced = text.replace(/^(\s*server:\s*)"?[^"\n]+"?\s*$/m, `$1"${server}"`)
+  if (replaced === text) throw new Error(`kubeconfigWithServer: no server line in ${source}`)
+  writeFileSync(file, replaced, { mode: 0o600 })
+  return file
 }
