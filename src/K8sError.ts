@@ -57,6 +57,11 @@ export class K8sError extends Data.TaggedError("K8sError")<
     readonly cause?: unknown
   }
 > {
+  // The `name` field is the object's, so Error's default `${name}: ${message}` would print the object's name.
+  override toString(): string {
+    return `K8sError: ${this.message}`
+  }
+
   override get message(): string {
     const target = [
       this.resource,

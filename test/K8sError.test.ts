@@ -114,3 +114,10 @@ describe("K8sError message without an object name", () => {
     expect(error.message).toContain("create leases in namespace \"ns\"")
   })
 })
+
+describe("K8sError as a string", () => {
+  it("starts with the error's kind, not the object's name", () => {
+    const error = new K8sError({ ...info, reason: "Forbidden", detail: "no" })
+    expect(String(error)).toBe(`K8sError: ${error.message}`)
+  })
+})
