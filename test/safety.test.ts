@@ -1,0 +1,77 @@
+/**
+ * The safety suite, in memory and property-based (issue 5; docs/safety.md): random schedules of candidates and
+ * faults, simulated deterministically on a reference clock, checked for "never two leaders", the hard deadline and
+ * recovery after the last fault. A failure prints fast-check's seed and path; replay it with
+ * `SAFETY_SEED=<seed> SAFETY_PATH=<path> npx vitest run test/safety.test.ts`.
+ */
+import fc from "fast-check"
+import { describe, expect, it } from "vitest"
+import { lflScenarioArb, scenarioArb } from "./safety/arbitraries.js"
+import { simulateLease } from "./safety/leaseSim.js"
+import { simulateLeaderForLife } from "./safety/lflSim.js"
+
+const replay: Partial<fc.Parameters<unknown>> = {
+  ...(process.env["SAFETY_SEED"] === undefined
+    ? {}
+    : {
+      seed: Number(process.env["SAFETY_SEED"]),
+      ...(process.env["SAFETY_PATH"] === undefined ? {} : { path: process.env["SAFETY_PATH"] })
+    }),
+  // SAFETY_NO_SHRINK=1: report the first counterexample as found (shrinking reruns the simulation many times).
+  ...(process.env["SAFETY_NO_SHRINK"] === undefined ? {} : { endOnFailure: true })
+}
+
+const stats = { runs: 0, intervals: 0, faults: 0, worstRecovery: 0, simulatedMs: 0 }
+
+describe("safety (in memory, property-based)", () => {
+  it("Lease: never two leaders, the hard deadline holds, and someone leads again after the last fault", async () => {
+    const started = Date.now()
+    await fc.assert(
+      fc.asyncProperty(scenarioArb, async (scenario) => {
+        // Each run is synchronous (docs/safety.md): let vitest's own timers and messages through between runs.
+        await new Promise((resolve) => setImmediate(resolve))
+        const outcome = simulateLease(scenario)
+        stats.runs++
+        stats.intervals += outcome.intervals.length
+        stats.faults += outcome.faults
+        stats.simulatedMs += outcome.endOfRun
+        if (outcome.recoveredAfter !== undefined) {
+          stats.worstRecovery = Math.max(stats.worstRecovery, outcome.recoveredAfter / outcome.livenessBound)
+        }
+        if (outcome.violations.length > 0) throw new Error(outcome.violations.join("\n"))
+      }),
+      { numRuns: Number(process.env["SAFETY_RUNS"] ?? 500), ...replay }
+    )
+    console.log(
+      `Lease: ${stats.runs} runs in ${
+        Date.now() - started
+      } ms, ${stats.intervals} leadership intervals, ${stats.faults} faults, ${
+        Math.round(stats.simulatedMs / 1000)
+      } s simulated; worst recovery ${Math.round(stats.worstRecovery * 100)}% of the bound`
+    )
+    expect(stats.runs).toBeGreaterThan(0)
+  }, 600_000)
+
+  it("leader for life (ConfigMap): never two leaders, and a deleted leader's Pod hands over on the watch", async () => {
+    const started = Date.now()
+    let runs = 0
+    let intervals = 0
+    let instant = 0
+    await fc.assert(
+      fc.asyncProperty(lflScenarioArb, async (scenario) => {
+        await new Promise((resolve) => setImmediate(resolve))
+        const outcome = simulateLeaderForLife(scenario)
+        runs++
+        intervals += outcome.intervals.length
+        instant += outcome.instantTakeovers
+        if (outcome.violations.length > 0) throw new Error(outcome.violations.join("\n"))
+      }),
+      { numRuns: Number(process.env["SAFETY_LFL_RUNS"] ?? 100), ...replay }
+    )
+    console.log(
+      `leader for life: ${runs} runs in ${
+        Date.now() - started
+      } ms, ${intervals} leadership intervals, ${instant} instant takeovers checked`
+    )
+  }, 600_000)
+})

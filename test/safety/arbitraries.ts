@@ -1,0 +1,114 @@
+/**
+ * The fast-check generators of the safety suite (docs/safety.md).
+ */
+import fc from "fast-check"
+import {
+  type Action,
+  defaults,
+  fast,
+  leaderSlot,
+  maxPermille,
+  minPermille,
+  type Profile,
+  type Scenario
+} from "./leaseSim.js"
+import { type LflAction, lflLeaderSlot, type LflScenario } from "./lflSim.js"
+
+const actionArb = (profile: Profile, horizon: number): fc.Arbitrary<Action> => {
+  const at = fc.integer({ min: 0, max: horizon })
+  // 0 to 4: a slot; 5 (leaderSlot): whoever leads when the action happens.
+  const slot = fc.oneof(fc.nat(4), fc.constant(leaderSlot))
+  const duration = fc.integer({ min: 100, max: Math.round(2.5 * profile.leaseDuration) })
+  const percent = fc.integer({ min: 10, max: 100 })
+  return fc.oneof(
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant("start" as const), at, slot, sameIdentity: fc.boolean() }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant("stop" as const), at, slot }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant("crash" as const), at, slot }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        kind: fc.constant("errors" as const),
+        at,
+        slot,
+        duration,
+        percent,
+        reason: fc.constantFrom("ServerError" as const, "Timeout" as const)
+      })
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        kind: fc.constant("latency" as const),
+        at,
+        slot,
+        duration,
+        max: fc.integer({ min: 1, max: 2 * profile.requestTimeout })
+      })
+    },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant("conflicts" as const), at, slot, duration, percent }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant("lostResponses" as const), at, slot, duration, percent }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({ kind: fc.constant("partition" as const), at, slot, duration, dropWatch: fc.boolean() })
+    },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant("pause" as const), at, slot, duration }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant("dropWatches" as const), at }) }
+  )
+}
+
+export const scenarioArb: fc.Arbitrary<Scenario> = fc.oneof(
+  { weight: 4, arbitrary: fc.constant(fast) },
+  { weight: 1, arbitrary: fc.constant(defaults) }
+).chain((profile) =>
+  fc.record({
+    seed: fc.integer(),
+    profile: fc.constant(profile),
+    slots: fc.integer({ min: 2, max: 5 }),
+    permille: fc.array(
+      fc.oneof(fc.constantFrom(minPermille, 1000, maxPermille), fc.integer({ min: minPermille, max: maxPermille })),
+      { minLength: 5, maxLength: 5 }
+    ),
+    initial: fc.array(fc.option(fc.integer({ min: 0, max: profile.leaseDuration }), { nil: null }), {
+      minLength: 5,
+      maxLength: 5
+    }),
+    actions: fc.array(actionArb(profile, 8 * profile.leaseDuration), { minLength: 1, maxLength: 30 })
+  })
+)
+
+const lflActionArb: fc.Arbitrary<LflAction> = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant("start" as const),
+      at: fc.integer({ min: 0, max: 120_000 }),
+      slot: fc.nat(3)
+    })
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant("deletePod" as const),
+      at: fc.integer({ min: 0, max: 120_000 }),
+      // 0 to 3: a slot; 4 (lflLeaderSlot): the leader's Pod.
+      slot: fc.oneof(fc.nat(3), fc.constant(lflLeaderSlot)),
+      crash: fc.boolean()
+    })
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("errors" as const),
+      at: fc.integer({ min: 0, max: 120_000 }),
+      slot: fc.nat(3),
+      duration: fc.integer({ min: 100, max: 20_000 }),
+      percent: fc.integer({ min: 10, max: 100 })
+    })
+  }
+)
+
+export const lflScenarioArb: fc.Arbitrary<LflScenario> = fc.record({
+  seed: fc.integer(),
+  slots: fc.integer({ min: 2, max: 4 }),
+  actions: fc.array(lflActionArb, { minLength: 2, maxLength: 30, size: "medium" })
+})
