@@ -1,6 +1,6 @@
 /**
  * What the examples share: where the cluster is (the in-memory one by default, a real one with `--kubeconfig FILE`
- * or `KUBECONFIG`), who this replica is, and Go-style durations. Not part of the library.
+ * or `KUBECONFIG`), who this replica is, which lock, and Go-style durations. Not part of the library.
  */
 import { NodeFileSystem } from "@effect/platform-node"
 import { Duration, Layer } from "effect"
@@ -11,7 +11,10 @@ import {
   InMemoryCluster,
   K8sClient,
   type KubeConfigError,
+  LeaderElection,
+  type LeaderElectionConfigError,
   LeaderLocks,
+  type LeaseLockOptions,
   Leases,
   Pods
 } from "../src/index.js"
@@ -78,3 +81,21 @@ export const duration = (text: string): Duration.Duration => {
     ? Duration.seconds(value)
     : Duration.minutes(value)
 }
+
+/** The locks the examples, the demo and the candidate processes can run on. */
+export type LockKind = "configmap" | "leaderlock" | "lease"
+
+export const isLockKind = (text: string): text is LockKind =>
+  text === "configmap" || text === "leaderlock" || text === "lease"
+
+/** The `LeaderElection` layer of a lock kind; `leaseOptions` apply to the Lease lock only. */
+export const lockLayer = (
+  kind: LockKind,
+  name: string,
+  leaseOptions?: LeaseLockOptions
+): Layer.Layer<LeaderElection, LeaderElectionConfigError, ContextInfo | Pods | ConfigMaps | LeaderLocks | Leases> =>
+  kind === "configmap"
+    ? LeaderElection.configMapLock(name)
+    : kind === "leaderlock"
+    ? LeaderElection.customLeaderLock(name)
+    : LeaderElection.leaseLock(name, leaseOptions)

@@ -17,11 +17,11 @@ import {
   K8sClient,
   type KubeConfigError,
   LeaderElection,
-  type LeaderElectionConfigError,
   LeaderLocks,
   Leases,
   Pods
 } from "../src/index.js"
+import { isLockKind, lockLayer } from "./cluster.js"
 
 const { values: flags } = parseArgs({
   options: {
@@ -32,7 +32,7 @@ const { values: flags } = parseArgs({
   }
 })
 const lockKind = flags.lock
-if (lockKind !== "configmap" && lockKind !== "leaderlock" && lockKind !== "lease") {
+if (!isLockKind(lockKind)) {
   console.error(`--lock must be configmap, leaderlock or lease, not "${lockKind}"`)
   process.exit(2)
 }
@@ -53,16 +53,7 @@ const resources: Layer.Layer<Pods | ConfigMaps | Leases | LeaderLocks, KubeConfi
   : Layer.mergeAll(Pods.live, ConfigMaps.live, Leases.live, LeaderLocks.live).pipe(Layer.provide(client))
 
 const electionFor = (podName: string) => {
-  const lock: Layer.Layer<
-    LeaderElection,
-    LeaderElectionConfigError,
-    ContextInfo | Pods | ConfigMaps | LeaderLocks | Leases
-  > = lockKind === "configmap"
-    ? LeaderElection.configMapLock(lockName)
-    : lockKind === "leaderlock"
-    ? LeaderElection.customLeaderLock(lockName)
-    : LeaderElection.leaseLock(lockName)
-  return lock.pipe(Layer.provide(ContextInfo.test({ namespace, podName })))
+  return lockLayer(lockKind, lockName).pipe(Layer.provide(ContextInfo.test({ namespace, podName })))
 }
 
 const program = Effect.gen(function*() {

@@ -10,18 +10,10 @@
  *   tsx scripts/candidate.ts --lock configmap|leaderlock --name L --identity POD_NAME ...
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Cause, Duration, Effect, Layer, Logger, LogLevel, Option, Stream } from "effect"
+import { Cause, Effect, Layer, Logger, LogLevel, Option, Stream } from "effect"
 import { parseArgs } from "node:util"
-import {
-  ConfigMaps,
-  ContextInfo,
-  K8sClient,
-  LeaderElection,
-  type LeaderElectionConfigError,
-  LeaderLocks,
-  Leases,
-  Pods
-} from "../src/index.js"
+import { duration, isLockKind, lockLayer } from "../examples/cluster.js"
+import { ConfigMaps, ContextInfo, K8sClient, LeaderElection, LeaderLocks, Leases, Pods } from "../src/index.js"
 
 const { values: flags } = parseArgs({
   options: {
@@ -37,18 +29,6 @@ const { values: flags } = parseArgs({
     verbose: { type: "boolean", default: false }
   }
 })
-
-/** Go-style durations as the Go candidate takes them: "15s", "500ms", "1m". */
-const goDuration = (text: string): Duration.Duration => {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text)
-  if (match === null) throw new Error(`not a duration: ${text} (use e.g. 15s, 500ms)`)
-  const value = Number(match[1])
-  return match[2] === "ms"
-    ? Duration.millis(value)
-    : match[2] === "s"
-    ? Duration.seconds(value)
-    : Duration.minutes(value)
-}
 
 const identity = flags.identity ?? `${process.pid}`
 const name = flags.name
@@ -70,19 +50,12 @@ const emit = (event: string, leader = "") =>
 const client = flags.kubeconfig === undefined ? K8sClient.layer : K8sClient.fromFile(flags.kubeconfig)
 const resources = Layer.mergeAll(Pods.live, ConfigMaps.live, Leases.live, LeaderLocks.live).pipe(Layer.provide(client))
 const context = ContextInfo.test({ namespace: flags.namespace, podName: identity })
-const lock: Layer.Layer<
-  LeaderElection,
-  LeaderElectionConfigError,
-  ContextInfo | Pods | ConfigMaps | LeaderLocks | Leases
-> = flags.lock === "configmap"
-  ? LeaderElection.configMapLock(name)
-  : flags.lock === "leaderlock"
-  ? LeaderElection.customLeaderLock(name)
-  : LeaderElection.leaseLock(name, {
-    leaseDuration: goDuration(flags["lease-duration"]),
-    renewDeadline: goDuration(flags["renew-deadline"]),
-    retryPeriod: goDuration(flags["retry-period"])
-  })
+if (!isLockKind(flags.lock)) throw new Error(`--lock must be configmap, leaderlock or lease, not "${flags.lock}"`)
+const lock = lockLayer(flags.lock, name, {
+  leaseDuration: duration(flags["lease-duration"]),
+  renewDeadline: duration(flags["renew-deadline"]),
+  retryPeriod: duration(flags["retry-period"])
+})
 
 const lead = LeaderElection.runAsLeader(
   emit("started_leading", identity).pipe(
