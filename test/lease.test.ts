@@ -6,6 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import {
   Chunk,
+  Context,
   Deferred,
   Duration,
   Effect,
@@ -136,13 +137,13 @@ const candidate = (identity: string, options?: LeaseLockOptions, lock = lockName
           return shared.watch(name, namespace, options)
         }))
     }
-    const election = yield* Effect.provide(
-      LeaderElection,
+    // Built in the test's scope: the layer's resources (its watch of the Lease) live as long as the candidate.
+    const election = yield* Layer.build(
       LeaderElection.leaseLock(lock, options).pipe(
         Layer.provide(Layer.succeed(Leases, own)),
         Layer.provide(ContextInfo.test({ namespace: ns, podName: identity }))
       )
-    )
+    ).pipe(Effect.map(Context.get(LeaderElection)))
     const count = (verb: K8sVerb, from: number = Number.NEGATIVE_INFINITY) =>
       sent.filter((request) => request.verb === verb && request.at >= from).length
     return {
