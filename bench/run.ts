@@ -1202,6 +1202,13 @@ ${targets.map((t) => `| ${t.target} | ${t.profile} | ${t.value} | ${mark(t)} | $
 // Main
 // ---------------------------------------------------------------------------------------------------------------------
 
+/** Writes docs/benchmarks.md, formatted as the repository formats Markdown (so `fmt:check` stays green). */
+const writeDocs = (markdown: string) => {
+  const file = path.join(repoRoot, "docs/benchmarks.md")
+  writeFileSync(file, markdown)
+  execFileSync(path.join(repoRoot, "scripts/dprint.sh"), ["fmt", file], { stdio: "ignore" })
+}
+
 /** `--render FILE`: the table and docs/benchmarks.md again from a results file, without running anything. */
 const render = (file: string) => {
   const report = JSON.parse(readFileSync(file, "utf8"))
@@ -1237,10 +1244,7 @@ const render = (file: string) => {
     steadySeconds: report.settings.steadySeconds,
     loadAverage: report.machine.loadAverageAtStart
   })
-  writeFileSync(
-    path.join(repoRoot, "docs/benchmarks.md"),
-    renderDocs({ ...report, table: rows, targets }, rows, targets)
-  )
+  writeDocs(renderDocs({ ...report, table: rows, targets }, rows, targets))
   printSummary(rows, targets, report.durationSeconds)
 }
 
@@ -1318,7 +1322,7 @@ const main = async () => {
   const json = JSON.stringify(report, null, 2) + "\n"
   writeFileSync(path.join(dir, `${report.finishedAt.replace(/[:.]/g, "-")}.json`), json)
   writeFileSync(path.join(dir, "latest.json"), json)
-  if (!flags["no-docs"]) writeFileSync(path.join(repoRoot, "docs/benchmarks.md"), renderDocs(report, rows, targets))
+  if (!flags["no-docs"]) writeDocs(renderDocs(report, rows, targets))
   process.stdout.write(`\n${renderTable(rows, false)}\n\n`)
   for (const t of targets) {
     process.stdout.write(
