@@ -9,7 +9,15 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["test/**/*.test.ts"],
-          exclude: ["test/integration/**"]
+          exclude: ["test/integration/**", "test/safety.test.ts"]
+        }
+      },
+      {
+        test: {
+          // The property-based safety suite: 600 simulated runs, CPU- and memory-heavy, so it runs on its own.
+          name: "safety",
+          include: ["test/safety.test.ts"],
+          testTimeout: 600_000
         }
       },
       {

@@ -807,6 +807,29 @@ describe("Lease lock", () => {
         expect(yield* a.leads).toBe(true)
       }))
 
+    test("a conflict that persists while reads succeed does not spin: one immediate retry, then retryPeriod", () =>
+      Effect.gen(function*() {
+        yield* createLease({ holderIdentity: "", leaseDurationSeconds: 1, leaseTransitions: 1 })
+        const ca = yield* candidate("a")
+        // Every update conflicts (a writer that keeps touching the Lease, say); every read succeeds.
+        yield* ca.intercept((request, proceed) =>
+          request.verb === "update"
+            ? Effect.fail(k8sError("update", "Conflict", 409, "the object has been modified"))
+            : proceed
+        )
+        const a = yield* forkLeader(ca)
+        yield* settle
+        expect(yield* a.leads).toBe(false)
+        // The first try, and one immediate retry after reading the Lease again: then it waits.
+        expect(ca.count("update")).toBeLessThanOrEqual(2)
+        yield* advance(10_000)
+        // At most two updates per wait of at least retryPeriod (2 s): never a hot loop.
+        expect(ca.count("update")).toBeLessThanOrEqual(2 + 2 * (10_000 / 2_000))
+        yield* ca.intercept(undefined)
+        yield* advance(4_400)
+        expect(yield* a.leads).toBe(true)
+      }))
+
     test("the effect's own failure passes through unchanged and the lease is released", () =>
       Effect.gen(function*() {
         const ca = yield* candidate("a")

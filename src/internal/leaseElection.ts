@@ -291,26 +291,31 @@ export const make = (lockName: string, options: LeaseLockOptions = {}) =>
       Effect.gen(function*() {
         yield* Effect.logInfo("acquiring lease")
         let waitingFor: string | undefined
+        let retriedRace = false
         while (true) {
           const seen = yield* SubscriptionRef.get(observer.state)
           const outcome = yield* tryAcquire(observer).pipe(Effect.either)
           if (Either.isLeft(outcome)) {
             const error = outcome.left
             if (isPermanent(error)) return yield* error
-            if (error.reason === "Conflict" || error.reason === "AlreadyExists") {
-              // Someone wrote first: read what they wrote, then judge again.
+            // Someone wrote first: read what they wrote and judge again at once, but only once in a row. A conflict
+            // that persists (a writer that keeps touching the Lease, a failing read) waits like any other failure,
+            // or the loop would hammer the API server.
+            if ((error.reason === "Conflict" || error.reason === "AlreadyExists") && !retriedRace) {
               yield* Effect.logDebug(`lost a write race: ${error.message}`)
               const fresh = yield* getLease.pipe(Effect.option)
               if (Option.isSome(fresh)) {
                 yield* observer.see(fresh.value)
+                retriedRace = true
                 continue
               }
-              // The read failed too: wait as after any other failure, or conflict + failed read would spin.
             }
+            retriedRace = false
             yield* Effect.logWarning(`acquire attempt failed, retrying: ${error.message}`)
             yield* Effect.raceFirst(observer.nextChange(seen), sleepJittered(retryPeriod, 1, 2.2))
             continue
           }
+          retriedRace = false
           if (outcome.right._tag === "Acquired") {
             yield* Effect.logInfo(`acquired (term ${outcome.right.lease.spec?.leaseTransitions ?? 0})`)
             return outcome.right

@@ -30,7 +30,7 @@ export class SimScheduler implements Scheduler.Scheduler {
       this.tasks = []
       for (const task of batch) task()
       ran += batch.length
-      if (ran > 20_000_000) throw new Error("the simulation does not quiesce: a fiber never suspends")
+      if (ran > 1_000_000) throw new Error("the simulation does not quiesce: a fiber never suspends")
     }
   }
 }
