@@ -10,11 +10,18 @@ import { lflScenarioArb, scenarioArb } from "./safety/arbitraries.js"
 import { simulateLease } from "./safety/leaseSim.js"
 import { simulateLeaderForLife } from "./safety/lflSim.js"
 
+/**
+ * A fixed seed by default, so that `npm test` is deterministic: the same 600 scenarios on every run. Soak with fresh
+ * scenarios with `SAFETY_SEED=random` (fast-check picks and prints the seed), or replay one with `SAFETY_SEED=<n>`.
+ */
+const defaultSeed = 20261127
+const seedSetting = process.env["SAFETY_SEED"] ?? String(defaultSeed)
+
 const replay: Partial<fc.Parameters<unknown>> = {
-  ...(process.env["SAFETY_SEED"] === undefined
+  ...(seedSetting === "random"
     ? {}
     : {
-      seed: Number(process.env["SAFETY_SEED"]),
+      seed: Number(seedSetting),
       ...(process.env["SAFETY_PATH"] === undefined ? {} : { path: process.env["SAFETY_PATH"] })
     }),
   // SAFETY_NO_SHRINK=1: report the first counterexample as found (shrinking reruns the simulation many times).
