@@ -3,14 +3,20 @@
  * server-side dry-run (`dryRun=All`, so admission and validation run but nothing is stored) and strict field
  * validation (an unknown or misspelt field is an error, not a silent drop).
  */
-import { loadYaml } from "@kubernetes/client-node"
-import { Effect, Predicate } from "effect"
-import { readdirSync, readFileSync } from "node:fs"
+import { Effect } from "effect"
+import { readdirSync } from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { ControlPlane } from "../../scripts/controlPlane.js"
 import { K8sClient, type K8sError } from "../../src/index.js"
-import { repoRoot, run, startCluster } from "./harness.js"
+import {
+  collectionPath as collectionPathIn,
+  repoRoot,
+  resourceInfo,
+  run,
+  startCluster,
+  yamlDocuments
+} from "./harness.js"
 
 let cluster: ControlPlane
 
@@ -34,34 +40,9 @@ const manifestFiles = (dir = deployDir): Array<string> =>
       : []
   )
 
-const documents = (file: string): Array<any> =>
-  readFileSync(path.join(deployDir, file), "utf8").split(/^---$/m).map((part) => loadYaml(part)).filter(
-    Predicate.isRecord
-  )
-
-const plurals: Record<string, string> = {
-  ServiceAccount: "serviceaccounts",
-  Role: "roles",
-  RoleBinding: "rolebindings",
-  CustomResourceDefinition: "customresourcedefinitions",
-  Deployment: "deployments"
-}
-const clusterScoped = new Set(["CustomResourceDefinition"])
-
-const collectionPath = (doc: any) => {
-  const apiVersion: string = doc.apiVersion
-  const base = apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`
-  const plural = plurals[doc.kind]
-  if (plural === undefined) throw new Error(`deploy.test.ts: add the plural of ${doc.kind}`)
-  return clusterScoped.has(doc.kind) ? `${base}/${plural}` : `${base}/namespaces/${namespace}/${plural}`
-}
-
-const info = (doc: any, verb: "create" | "get") => ({
-  verb,
-  resource: plurals[doc.kind] ?? doc.kind,
-  namespace,
-  name: doc.metadata?.name
-})
+const documents = (file: string) => yamlDocuments(path.join("deploy", file))
+const collectionPath = (doc: any) => collectionPathIn(doc, namespace)
+const info = (doc: any, verb: "create" | "get") => resourceInfo(doc, verb, namespace)
 
 describe("deploy/ manifests on a real API server", () => {
   const files = manifestFiles()

@@ -51,27 +51,36 @@ export const failPod = (name: string, reason: string, namespace = "default") =>
       info: { verb: "patch", resource: "pods/status", namespace, name }
     }))
 
+/** The documents of a YAML file of the repository (`path` relative to its root). */
+export const yamlDocuments = (file: string): Array<any> =>
+  readFileSync(path.join(repoRoot, file), "utf8").split(/^---$/m).map((part) => loadYaml(part)).filter(
+    Predicate.isRecord
+  )
+
 /** Applies (creates or replaces) every document of a YAML file from the repository, in `namespace`. */
 export const applyYaml = (file: string, namespace = "default", edit: (doc: any) => any = (doc) => doc) =>
   Effect.gen(function*() {
     const client = yield* K8sClient
-    const text = readFileSync(path.join(repoRoot, file), "utf8")
-    for (const raw of text.split(/^---$/m).map((part) => loadYaml(part)).filter(Predicate.isRecord)) {
-      const doc = edit(raw)
+    for (const doc of yamlDocuments(file).map(edit)) {
       yield* client.request(
-        { method: "POST", path: collectionPath(doc, namespace), body: doc, info: infoOf(doc, "create", namespace) }
+        {
+          method: "POST",
+          path: collectionPath(doc, namespace),
+          body: doc,
+          info: resourceInfo(doc, "create", namespace)
+        }
       ).pipe(
         Effect.catchIf((error: K8sError) => error.reason === "AlreadyExists", () =>
           client.request({
             method: "GET",
             path: `${collectionPath(doc, namespace)}/${doc.metadata.name}`,
-            info: infoOf(doc, "get", namespace)
+            info: resourceInfo(doc, "get", namespace)
           }).pipe(Effect.flatMap((current: any) =>
             client.request({
               method: "PUT",
               path: `${collectionPath(doc, namespace)}/${doc.metadata.name}`,
               body: { ...doc, metadata: { ...doc.metadata, resourceVersion: current.metadata.resourceVersion } },
-              info: infoOf(doc, "update", namespace)
+              info: resourceInfo(doc, "update", namespace)
             })
           )))
       )
@@ -87,13 +96,17 @@ const plurals: Record<string, string> = {
 }
 const clusterScoped = new Set(["CustomResourceDefinition"])
 
-const collectionPath = (doc: any, namespace: string) => {
+/** The API path of the collection a manifest's object belongs to. */
+export const collectionPath = (doc: any, namespace: string) => {
   const apiVersion: string = doc.apiVersion
   const base = apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`
-  const plural = plurals[doc.kind] ?? `${String(doc.kind).toLowerCase()}s`
+  const plural = plurals[doc.kind]
+  if (plural === undefined) throw new Error(`harness.ts: add the plural of ${doc.kind}`)
   return clusterScoped.has(doc.kind) ? `${base}/${plural}` : `${base}/namespaces/${namespace}/${plural}`
 }
-const infoOf = (doc: any, verb: "create" | "get" | "update", namespace: string) => ({
+
+/** What a request about a manifest's object concerns, for error messages. */
+export const resourceInfo = (doc: any, verb: "create" | "get" | "update", namespace: string) => ({
   verb,
   resource: plurals[doc.kind] ?? doc.kind,
   namespace,

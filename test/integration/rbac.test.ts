@@ -1,7 +1,4 @@
-import { loadYaml } from "@kubernetes/client-node"
 import { Effect, Exit, Layer, Logger, Option } from "effect"
-import { readFileSync } from "node:fs"
-import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { ControlPlane } from "../../scripts/controlPlane.js"
 import {
@@ -15,7 +12,7 @@ import {
   Leases,
   Pods
 } from "../../src/index.js"
-import { applyYaml, createPod, eventually, liveLayer, repoRoot, run, startCluster, unique } from "./harness.js"
+import { applyYaml, createPod, eventually, liveLayer, run, startCluster, unique, yamlDocuments } from "./harness.js"
 
 let cluster: ControlPlane
 
@@ -35,11 +32,8 @@ interface Rule {
 }
 
 /** The Role of deploy/rbac/<kind>-lock.yaml, exactly as shipped. */
-const shippedRules = (kind: string): ReadonlyArray<Rule> => {
-  const documents = readFileSync(path.join(repoRoot, `deploy/rbac/${kind}-lock.yaml`), "utf8").split(/^---$/m)
-  const role = documents.map((doc) => loadYaml<any>(doc)).find((doc) => doc?.kind === "Role")
-  return role.rules
-}
+const shippedRules = (kind: string): ReadonlyArray<Rule> =>
+  yamlDocuments(`deploy/rbac/${kind}-lock.yaml`).find((doc) => doc.kind === "Role").rules
 
 const without = (rules: ReadonlyArray<Rule>, resource: string, verb: string): ReadonlyArray<Rule> =>
   rules.map((rule) =>
