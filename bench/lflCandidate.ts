@@ -10,6 +10,7 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Cause, Effect, Layer, Stream } from "effect"
 import { parseArgs } from "node:util"
+import { eventEmitter } from "../scripts/events.js"
 import { ConfigMaps, ContextInfo, K8sClient, LeaderElection, Pods } from "../src/index.js"
 
 const { values: flags } = parseArgs({
@@ -24,19 +25,7 @@ const name = flags.name
 const identity = flags.identity
 if (name === undefined || identity === undefined) throw new Error("--name and --identity are required")
 
-const emit = (event: string, leader = "") =>
-  Effect.sync(() =>
-    process.stdout.write(
-      JSON.stringify({
-        event,
-        identity,
-        leader,
-        mono_ns: Number(process.hrtime.bigint()),
-        wall: new Date().toISOString()
-      })
-        + "\n"
-    )
-  )
+const emit = eventEmitter(identity)
 
 const client = flags.kubeconfig === undefined ? K8sClient.layer : K8sClient.fromFile(flags.kubeconfig)
 const configMaps = Layer.effect(

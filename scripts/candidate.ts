@@ -14,6 +14,7 @@ import { Cause, Effect, Layer, Logger, LogLevel, Option, Stream } from "effect"
 import { parseArgs } from "node:util"
 import { duration, isLockKind, lockLayer } from "../examples/cluster.js"
 import { ConfigMaps, ContextInfo, K8sClient, LeaderElection, LeaderLocks, Leases, Pods } from "../src/index.js"
+import { eventEmitter } from "./events.js"
 
 const { values: flags } = parseArgs({
   options: {
@@ -34,18 +35,7 @@ const identity = flags.identity ?? `${process.pid}`
 const name = flags.name
 if (name === undefined) throw new Error("--name is required")
 
-const emit = (event: string, leader = "") =>
-  Effect.sync(() =>
-    process.stdout.write(
-      JSON.stringify({
-        event,
-        identity,
-        leader,
-        mono_ns: Number(process.hrtime.bigint()),
-        wall: new Date().toISOString()
-      }) + "\n"
-    )
-  )
+const emit = eventEmitter(identity)
 
 const client = flags.kubeconfig === undefined ? K8sClient.layer : K8sClient.fromFile(flags.kubeconfig)
 const resources = Layer.mergeAll(Pods.live, ConfigMaps.live, Leases.live, LeaderLocks.live).pipe(Layer.provide(client))

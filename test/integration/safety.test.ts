@@ -11,6 +11,7 @@
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { ControlPlane } from "../../scripts/controlPlane.js"
+import { prng } from "../safety/sim.js"
 import {
   type Candidate,
   type CandidateOptions,
@@ -79,18 +80,6 @@ const strictPause = process.env["SAFETY_STRICT_PAUSE"] === "1"
 // ---------------------------------------------------------------------------------------------------------------------
 // The seeded schedule
 // ---------------------------------------------------------------------------------------------------------------------
-
-/** mulberry32: a small seeded PRNG, so that one number reproduces the whole schedule. */
-const prng = (seed: number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 type FaultType = "kill" | "pause" | "apiserver-restart" | "blackhole"
 interface PlannedFault {
