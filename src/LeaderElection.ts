@@ -10,7 +10,7 @@ import type { LeaderElectionConfigError, LeaderElectionError, LeaderUnhealthyErr
 import type { Election, Leadership } from "./internal/election.js"
 import * as Health from "./internal/health.js"
 import * as LeaderForLife from "./internal/leaderForLife.js"
-import * as LeaseElection from "./internal/leaseElection.js"
+import * as LeaseLock from "./internal/leaseLock.js"
 import type { K8sError } from "./K8sError.js"
 import { LeaderLocks } from "./LeaderLocks.js"
 import type { Leases } from "./Leases.js"
@@ -39,7 +39,7 @@ export type LeaderForLifeOptions = LeaderForLife.LeaderForLifeOptions
  *
  * @since 0.1.0
  */
-export type LeaseLockOptions = LeaseElection.LeaseLockOptions
+export type LeaseLockOptions = LeaseLock.LeaseLockOptions
 
 /**
  * The leader election service. Build it with one of the lock layers: `LeaderElection.configMapLock`,
@@ -77,7 +77,7 @@ export class LeaderElection extends Context.Tag("effect-k8s-leader/LeaderElectio
     name: string,
     options?: LeaderForLifeOptions
   ): Layer.Layer<LeaderElection, never, ContextInfo | Pods | ConfigMaps> {
-    return Layer.effect(
+    return Layer.scoped(
       LeaderElection,
       Effect.flatMap(
         ConfigMaps,
@@ -98,7 +98,7 @@ export class LeaderElection extends Context.Tag("effect-k8s-leader/LeaderElectio
     name: string,
     options?: LeaderForLifeOptions
   ): Layer.Layer<LeaderElection, never, ContextInfo | Pods | LeaderLocks> {
-    return Layer.effect(
+    return Layer.scoped(
       LeaderElection,
       Effect.flatMap(LeaderLocks, (service) =>
         LeaderForLife.make(
@@ -129,7 +129,7 @@ export class LeaderElection extends Context.Tag("effect-k8s-leader/LeaderElectio
     name: string,
     options?: LeaseLockOptions
   ): Layer.Layer<LeaderElection, LeaderElectionConfigError, ContextInfo | Leases> {
-    return Layer.effect(LeaderElection, Effect.map(LeaseElection.make(name, options), fromElection))
+    return Layer.scoped(LeaderElection, Effect.map(LeaseLock.make(name, options), fromElection))
   }
 
   /**

@@ -61,10 +61,13 @@ export class LockUnavailableError extends Data.TaggedError("LockUnavailableError
   readonly lock: string
   readonly namespace: string
   readonly holder: string | undefined
+  /** The failure the schedule was retrying when it ended, if any (e.g. reading this replica's own Pod). */
+  readonly lastError?: K8sError | undefined
 }> {
   override get message(): string {
     return `The retry schedule ended before the lock "${this.lock}" in namespace "${this.namespace}" was free` +
-      (this.holder !== undefined ? ` (held by "${this.holder}")` : "")
+      (this.holder !== undefined ? ` (held by "${this.holder}")` : "") +
+      (this.lastError !== undefined ? `; last error: ${this.lastError.message}` : "")
   }
 }
 

@@ -1,7 +1,12 @@
-import { Deferred, Effect, Option, type Scope, type Stream } from "effect"
+/**
+ * One leadership lifecycle for every lock: wait for the service's turn, acquire, register the release, keep the
+ * gauge and the health status, watch for loss, end. A lock only supplies its protocol (`Lock`).
+ */
+import { Cause, Deferred, Duration, Effect, Exit, Metric, Option, type Scope, type Stream } from "effect"
 import type { LeaderElectionError } from "../errors.js"
 import type { K8sError } from "../K8sError.js"
-import type { LeaderStatus } from "./health.js"
+import { type LeaderStatus, makeStatus } from "./health.js"
+import { forLock, leaderStatus, transitions } from "./metrics.js"
 
 /**
  * The time this replica leads, from acquisition until its scope closes.
@@ -15,9 +20,10 @@ export interface Leadership {
   /** Who leads: this replica's identity. */
   readonly identity: string
   /**
-   * A fencing token that grows with every change of holder: the Lease's `leaseTransitions` at acquisition, or
-   * for leader for life the lock object's creation resourceVersion. Pass it along with writes to resources the
-   * leader guards, so they can refuse a former leader's late writes.
+   * A fencing token that strictly grows with every new leadership of the lock, across changes of holder and the
+   * deletion and re-creation of the lock: the resourceVersion of the write that acquired it (etcd's revision, one
+   * counter for the whole cluster). Pass it along with writes to resources the leader guards, so they can refuse
+   * a former leader's late writes. See docs/lease.md for servers whose resourceVersions are not integers.
    */
   readonly term: number
   /** Completes when this replica stops leading before its scope closes. */
@@ -25,13 +31,57 @@ export interface Leadership {
 }
 
 /**
- * A leadership as the elections hand it out: `ended` also tells why it ended.
+ * A leadership as the lifecycle hands it out: `ended` also tells why it ended.
  *
  * @internal
  */
 export interface ElectedLeadership extends Leadership {
-  /** Completes with `lost`; fails instead when leadership ended on an error no retry fixes (a 403). */
+  /** Completes with `lost`; fails instead when leadership ended on an error no retry fixes (a 403), dies on a defect. */
   readonly ended: Effect.Effect<void, LeaderElectionError>
+}
+
+/**
+ * What a lock got when it acquired: what it needs to renew, watch and release (`held`), the fencing term, and when
+ * leading began on the monotonic clock (for a Lease, the start of the acquiring write).
+ *
+ * @internal
+ */
+export interface Acquired<Held> {
+  readonly held: Held
+  readonly term: number
+  readonly startedAt: number
+}
+
+/**
+ * The protocol of one kind of lock. The lifecycle calls `acquire` at most once at a time per service, `release` in
+ * the leadership's finalizer, and runs `watchForLoss` while leading: however it ends (a loss it returns, an error,
+ * a defect, an interruption from inside), leadership ends.
+ *
+ * @internal
+ */
+export interface Lock<Held> {
+  readonly name: string
+  readonly namespace: string
+  readonly identity: string
+  /** How long other candidates honour a renew, for the health check; `None` for leader for life. */
+  readonly leaseDuration: Option.Option<Duration.Duration>
+  /** Waits until this replica holds the lock; interruptible. Its scope is the leadership's. */
+  readonly acquire: Effect.Effect<Acquired<Held>, LeaderElectionError, Scope.Scope>
+  /** Gives the lock up; runs uninterruptibly, so it bounds its own requests. */
+  readonly release: (held: Held) => Effect.Effect<void>
+  /** Runs while leading; returns why leadership was lost. `renewed` feeds the health status. */
+  readonly watchForLoss: (
+    held: Held,
+    renewed: (at: number) => Effect.Effect<void>
+  ) => Effect.Effect<string, LeaderElectionError, Scope.Scope>
+  readonly leaderChanges: Stream.Stream<Option.Option<string>, K8sError>
+  /**
+   * Runs in the layer's scope for the service's lifetime. `whenIdle` runs an effect only while no leadership of this
+   * service is acquiring or leading (`None` otherwise).
+   */
+  readonly background?: (
+    whenIdle: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<Option.Option<A>, E, R>
+  ) => Effect.Effect<void, never, Scope.Scope>
 }
 
 /**
@@ -47,30 +97,80 @@ export interface Election {
 }
 
 /**
- * How a leadership ends early: `lose` when the lock says someone else leads (or may), `fail` when leading cannot
- * go on for a reason retrying cannot fix. Either way `lost` completes, so the protected work stops.
+ * The lifecycle over `lock`. One service leads at most once at a time: a second `leadership` (or `runAsLeader`) on
+ * the same service waits for the first to end, as another replica would, so two protected effects of one process
+ * never run at once either.
  *
  * @internal
  */
-export const makeEnding = Effect.gen(function*() {
-  const lost = yield* Deferred.make<void>()
-  const failed = yield* Deferred.make<never, LeaderElectionError>()
-  return {
-    lost: Deferred.await(lost),
-    ended: Effect.zipRight(
-      Deferred.await(lost),
-      Effect.flatMap(Deferred.poll(failed), Option.getOrElse(() => Effect.void))
-    ),
-    lose: (why: string) =>
-      Effect.logWarning(`leadership lost: ${why}`).pipe(
-        Effect.zipRight(Deferred.succeed(lost, undefined)),
-        Effect.asVoid
-      ),
-    fail: (error: LeaderElectionError) =>
-      Effect.logError(`leadership ended: ${error.message}`).pipe(
-        Effect.zipRight(Deferred.fail(failed, error)),
-        Effect.zipRight(Deferred.succeed(lost, undefined)),
-        Effect.asVoid
+export const make = <Held>(lock: Lock<Held>): Effect.Effect<Election, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const status = yield* makeStatus(lock.leaseDuration)
+    const oneAtATime = yield* Effect.makeSemaphore(1)
+    const gauge = forLock(lock.name)(leaderStatus)
+    const annotate = Effect.annotateLogs({ lock: lock.name, namespace: lock.namespace, identity: lock.identity })
+    const stopLeading = Effect.zipRight(Metric.set(gauge, 0), status.stop)
+
+    if (lock.background !== undefined) {
+      yield* Effect.forkScoped(annotate(lock.background(oneAtATime.withPermitsIfAvailable(1))))
+    }
+
+    const leadership: Election["leadership"] = Effect.gen(function*() {
+      yield* Effect.acquireRelease(oneAtATime.take(1), () => oneAtATime.release(1))
+      const acquired = yield* Effect.uninterruptibleMask((restore) =>
+        restore(lock.acquire).pipe(
+          Effect.tap(({ held }) => Effect.addFinalizer(() => Effect.zipRight(lock.release(held), stopLeading)))
+        )
       )
-  } as const
-})
+      yield* Metric.set(gauge, 1)
+      yield* Metric.increment(forLock(lock.name)(transitions))
+      yield* status.lead(acquired.startedAt)
+
+      const lost = yield* Deferred.make<void>()
+      const failure = yield* Deferred.make<never, LeaderElectionError>()
+      const end = (exit: Exit.Exit<string, LeaderElectionError>) =>
+        Exit.match(exit, {
+          onSuccess: (why) => Effect.logWarning(`leadership lost: ${why}`),
+          onFailure: (cause) =>
+            Effect.zipRight(
+              Option.match(Cause.failureOption(cause), {
+                onSome: (error) => Effect.logError(`leadership ended: ${error.message}`),
+                onNone: () => Effect.logError("leadership ended: the watch for loss died", cause)
+              }),
+              Deferred.failCause(failure, cause)
+            )
+        }).pipe(Effect.zipRight(stopLeading), Effect.zipRight(Deferred.succeed(lost, undefined)))
+      // Safety first: whatever ends the watch for loss ends the leadership; only the scope closing interrupts it.
+      yield* lock.watchForLoss(acquired.held, status.renewed).pipe(
+        Effect.exit,
+        Effect.flatMap(end),
+        annotate,
+        Effect.forkScoped
+      )
+
+      return {
+        lock: lock.name,
+        namespace: lock.namespace,
+        identity: lock.identity,
+        term: acquired.term,
+        lost: Deferred.await(lost),
+        ended: Effect.zipRight(
+          Deferred.await(lost),
+          Effect.flatMap(Deferred.poll(failure), Option.getOrElse(() => Effect.void))
+        )
+      } satisfies ElectedLeadership
+    }).pipe(annotate)
+
+    return { leadership, leaderChanges: lock.leaderChanges, status: status.get } satisfies Election
+  })
+
+/**
+ * The fencing term of an acquiring write: its resourceVersion where it is an integer (etcd's revision, which only
+ * grows), else `fallback` (see docs/lease.md).
+ *
+ * @internal
+ */
+export const termOf = (resourceVersion: string | undefined, fallback: number): number =>
+  resourceVersion !== undefined && /^\d+$/.test(resourceVersion) && Number.isSafeInteger(Number(resourceVersion))
+    ? Number(resourceVersion)
+    : fallback

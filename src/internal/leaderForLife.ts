@@ -1,8 +1,9 @@
 /**
- * The leader-for-life election (operator-lib's `leader.Become`), generic over the lock resource: the lock is an
- * object owned by the leader's Pod, so the garbage collector frees it when the Pod is gone.
+ * The leader-for-life lock (operator-lib's `leader.Become`), generic over the lock resource: the lock is an object
+ * owned by the leader's Pod, so the garbage collector frees it when the Pod is gone. The lifecycle around it is
+ * `./election.ts`.
  */
-import { Cause, Duration, Effect, Metric, Option, Schedule, Stream } from "effect"
+import { Cause, Duration, Effect, Option, Schedule, Stream, SubscriptionRef } from "effect"
 import { ContextInfo } from "../ContextInfo.js"
 import { ContextInfoError, LockUnavailableError } from "../errors.js"
 import { isTransient, type K8sError } from "../K8sError.js"
@@ -15,9 +16,7 @@ import {
   type Pod,
   type ResourceService
 } from "../resources.js"
-import { type ElectedLeadership, type Election, makeEnding } from "./election.js"
-import { makeStatus } from "./health.js"
-import { forLock, leaderStatus, transitions } from "./metrics.js"
+import { type Lock, make as makeElection, termOf } from "./election.js"
 import { observe } from "./observe.js"
 import { jittered, monotonicMillis } from "./time.js"
 
@@ -49,6 +48,9 @@ export interface LeaderForLifeOptions {
 /** A release that cannot finish in this time is abandoned: the lock still goes with the Pod. */
 const releaseTimeout = Duration.seconds(10)
 
+/** Marks a lock re-entered by its owner Pod with a write of ours, so that the new leadership gets a greater term. */
+const reenteredAnnotation = "effect-k8s-leader.io/reentered-at"
+
 /** 1, 2, 4, 8, 16, 30, 30... seconds, each jittered by 0.8 to 1.2. */
 export const defaultRetrySchedule: Schedule.Schedule<unknown, unknown> = Schedule.exponential("1 second", 2).pipe(
   Schedule.union(Schedule.spaced("30 seconds")),
@@ -57,17 +59,20 @@ export const defaultRetrySchedule: Schedule.Schedule<unknown, unknown> = Schedul
 
 type Attempt<T> =
   | { readonly _tag: "Acquired"; readonly lock: T; readonly reentered: boolean }
-  | {
-    readonly _tag: "Held"
-    readonly holder: OwnerReference | undefined
-    /** The holder's Pod is already gone: only the garbage collector (or the schedule) frees the lock. */
-    readonly holderPodGone: boolean
-  }
+  /** Wait until the lock goes or changes owner, or the holder's Pod goes or ends (unless already gone). */
+  | { readonly _tag: "Held"; readonly holder: OwnerReference | undefined; readonly holderPodGone: boolean }
+  /** The lock changed between our requests: judge again. */
   | { readonly _tag: "Again" }
   | { readonly _tag: "Failed"; readonly error: K8sError }
 
 const podOwner = (object: KubernetesObject): OwnerReference | undefined =>
   object.metadata.ownerReferences?.find((ref) => ref.kind === "Pod" && ref.apiVersion === "v1")
+
+const optional = <A>(request: Effect.Effect<A, K8sError>) =>
+  request.pipe(
+    Effect.map(Option.some),
+    Effect.catchIf((error) => error.reason === "NotFound", () => Effect.succeedNone)
+  )
 
 /** @internal */
 export const make = <T extends KubernetesObject>(
@@ -81,10 +86,12 @@ export const make = <T extends KubernetesObject>(
     const locks = lockResource.service
     const retrySchedule = options.retrySchedule ?? defaultRetrySchedule
     const deleteLockOnRelease = options.deleteLockOnRelease ?? true
-    const status = forLock(lockName)(leaderStatus)
-    const annotate = Effect.annotateLogs({ lock: lockName, namespace, identity: podName })
-    // Health check hook (./health.ts): leading with no renew needed, so always healthy while leading.
-    const health = yield* makeStatus(Option.none())
+    const attributes = { lock: lockName, namespace }
+    /**
+     * The owner uid of a create whose outcome we never learnt (aborted, timed out). The server may commit it later,
+     * even after our cleanup looked: the lock would then be owned by our live Pod while nobody leads.
+     */
+    const uncertainCreate = yield* SubscriptionRef.make(Option.none<string>())
 
     const ownPod: Effect.Effect<Pod, K8sError | ContextInfoError> = pods.get(podName, namespace).pipe(
       Effect.catchIf((error) => error.reason === "NotFound", (error) =>
@@ -109,36 +116,58 @@ export const make = <T extends KubernetesObject>(
         Effect.catchAllCause((cause) => Effect.logDebug("no lock to clean up after interruption", cause))
       )
 
+    const create = (owner: OwnerReference) =>
+      locks.create(lockResource.make({ name: lockName, namespace, ownerReferences: [owner] })).pipe(
+        Effect.tapError((error) =>
+          error.reason === "Timeout" || error.reason === "Transport"
+            ? SubscriptionRef.set(uncertainCreate, Option.some(owner.uid))
+            : Effect.void
+        ),
+        Effect.onInterrupt(() =>
+          Effect.zipRight(SubscriptionRef.set(uncertainCreate, Option.some(owner.uid)), deleteIfOurs(owner.uid))
+        )
+      )
+
+    /** A lock our Pod already owns (a restarted container, or deleteLockOnRelease: false): write it for a new term. */
+    const reenter = (lock: T) =>
+      Effect.flatMap(Effect.map(monotonicMillis, String), (at) =>
+        locks.replace({
+          ...lock,
+          metadata: { ...lock.metadata, annotations: { ...lock.metadata.annotations, [reenteredAnnotation]: at } }
+        }))
+
     const attempt = (owner: OwnerReference): Effect.Effect<Attempt<T>> =>
       Effect.gen(function*() {
-        const created = yield* locks.create(
-          lockResource.make({ name: lockName, namespace, ownerReferences: [owner] })
-        ).pipe(Effect.onInterrupt(() => deleteIfOurs(owner.uid)), Effect.either)
+        const created = yield* Effect.either(create(owner))
         if (created._tag === "Right") return { _tag: "Acquired", lock: created.right, reentered: false } as const
         if (created.left.reason !== "AlreadyExists") return yield* created.left
 
-        const existing = yield* locks.get(lockName, namespace).pipe(
-          Effect.map(Option.some),
-          Effect.catchIf((error) => error.reason === "NotFound", () => Effect.succeedNone)
-        )
+        const existing = yield* optional(locks.get(lockName, namespace))
         if (Option.isNone(existing)) return { _tag: "Again" } as const
         const lock = existing.value
         const holder = podOwner(lock)
+        // Being deleted (a finalizer holds it): nobody may take it, not even its owner; wait for it to go.
+        if (lock.metadata.deletionTimestamp !== undefined) return { _tag: "Held", holder, holderPodGone: true } as const
         // The uid, never only the name: a Pod re-created with our name is not the owner.
-        if (holder?.uid === owner.uid) return { _tag: "Acquired", lock, reentered: true } as const
+        if (holder?.uid === owner.uid) {
+          const written = yield* reenter(lock).pipe(Effect.either)
+          if (written._tag === "Left" && (written.left.reason === "Conflict" || written.left.reason === "NotFound")) {
+            return { _tag: "Again" } as const
+          }
+          if (written._tag === "Left") return yield* written.left
+          return { _tag: "Acquired", lock: written.right, reentered: true } as const
+        }
         if (holder === undefined) return { _tag: "Held", holder, holderPodGone: false } as const
 
-        const holderPod = yield* pods.get(holder.name, namespace).pipe(
-          Effect.map(Option.some),
-          Effect.catchIf((error) => error.reason === "NotFound", () => Effect.succeedNone)
-        )
+        const holderPod = yield* optional(pods.get(holder.name, namespace))
         const holderIsGone = Option.isNone(holderPod) || holderPod.value.metadata.uid !== holder.uid
         if (holderIsGone || !isTerminated(holderPod.value)) {
           return { _tag: "Held", holder, holderPodGone: holderIsGone } as const
         }
 
         // A Pod that ended (Failed, Succeeded, evicted) keeps its object, so the garbage collector will not free
-        // the lock: remove it ourselves, but only this very object as we saw it.
+        // the lock: remove it ourselves, but only this very object as we saw it. Then wait for it to go like for
+        // any held lock: a finalizer may keep it after the delete answered.
         yield* Effect.logInfo(
           `lock holder ${holder.name} has terminated (${holderPod.value.status?.phase}/${
             holderPod.value.status?.reason ?? "-"
@@ -149,7 +178,7 @@ export const make = <T extends KubernetesObject>(
         }).pipe(
           Effect.catchIf((error) => error.reason === "NotFound" || error.reason === "Conflict", () => Effect.void)
         )
-        return { _tag: "Again" } as const
+        return { _tag: "Held", holder, holderPodGone: true } as const
       }).pipe(
         Effect.catchAll((error) => Effect.succeed({ _tag: "Failed", error } as const))
       )
@@ -173,52 +202,80 @@ export const make = <T extends KubernetesObject>(
         )
       )
 
-    const acquire = Effect.gen(function*() {
+    const acquire: Lock<T>["acquire"] = Effect.gen(function*() {
       yield* Effect.logInfo("acquiring leader-for-life lock")
       const pod = yield* ownPod.pipe(
         Effect.tapError((error) => Effect.logWarning(`reading own Pod failed: ${error.message}`)),
-        Effect.retry({ schedule: retrySchedule, while: (error) => error._tag === "K8sError" && isTransient(error) })
+        Effect.retry({ schedule: retrySchedule, while: (error) => error._tag === "K8sError" && isTransient(error) }),
+        Effect.catchIf(
+          (error): error is K8sError => error._tag === "K8sError" && isTransient(error),
+          (error) => new LockUnavailableError({ lock: lockName, namespace, holder: undefined, lastError: error })
+        )
       )
       const owner: OwnerReference = { apiVersion: "v1", kind: "Pod", name: podName, uid: pod.metadata.uid ?? "" }
       const retry = yield* Schedule.driver(retrySchedule)
       let lastHolder: string | undefined
-      const backOff = (holder: string | undefined) =>
+      let judgedAgain = false
+      const backOff = (holder: string | undefined, lastError?: K8sError) =>
         retry.next(undefined).pipe(
-          Effect.catchAll(() => new LockUnavailableError({ lock: lockName, namespace, holder }))
+          Effect.catchAll(() => new LockUnavailableError({ lock: lockName, namespace, holder, lastError }))
         )
 
       while (true) {
         const outcome = yield* attempt(owner)
-        switch (outcome._tag) {
-          case "Acquired": {
-            yield* Effect.logInfo(outcome.reentered ? "acquired: the lock was already ours" : "acquired")
-            return outcome.lock
+        if (outcome._tag === "Acquired") {
+          yield* SubscriptionRef.set(uncertainCreate, Option.none())
+          yield* Effect.logInfo(outcome.reentered ? "acquired: the lock was already ours" : "acquired")
+          return { held: outcome.lock, term: termOf(outcome.lock.metadata.resourceVersion, 0), startedAt: 0 }
+        }
+        // The lock vanished between our create and get: judge again at once, but only once in a row.
+        if (outcome._tag === "Again" && !judgedAgain) {
+          judgedAgain = true
+          yield* Effect.logDebug("lock changed under us; trying again at once")
+          continue
+        }
+        judgedAgain = false
+        if (outcome._tag === "Failed") {
+          if (!isTransient(outcome.error)) return yield* outcome.error
+          yield* Effect.logWarning(`lock attempt failed, retrying: ${outcome.error.message}`)
+          yield* backOff(lastHolder, outcome.error)
+        } else if (outcome._tag === "Again") {
+          yield* backOff(lastHolder)
+        } else {
+          const holder = outcome.holder?.name ?? "an owner that is not a Pod"
+          if (holder !== lastHolder) {
+            yield* Effect.logInfo(`waiting for ${holder}`)
+            lastHolder = holder
+            yield* retry.reset
           }
-          case "Again": {
-            yield* Effect.logDebug("lock changed under us; trying again at once")
-            break
-          }
-          case "Failed": {
-            if (!isTransient(outcome.error)) return yield* outcome.error
-            yield* Effect.logWarning(`lock attempt failed, retrying: ${outcome.error.message}`)
-            yield* backOff(lastHolder)
-            break
-          }
-          case "Held": {
-            const holder = outcome.holder?.name ?? "an owner that is not a Pod"
-            if (holder !== lastHolder) {
-              yield* Effect.logInfo(`waiting for ${holder}`)
-              lastHolder = holder
-              yield* retry.reset
-            }
-            yield* Effect.raceFirst(holderLeaves(outcome.holder, outcome.holderPodGone), backOff(holder))
-            break
-          }
+          yield* Effect.raceFirst(holderLeaves(outcome.holder, outcome.holderPodGone), backOff(holder))
         }
       }
-    }).pipe(Effect.withSpan("leaderForLife.acquire", { attributes: { lock: lockName, namespace } }))
+    }).pipe(
+      Effect.flatMap((acquired) => Effect.map(monotonicMillis, (startedAt) => ({ ...acquired, startedAt }))),
+      Effect.withSpan("leaderForLife.acquire", { attributes })
+    )
 
-    const release = (lock: T) =>
+    /** Leader for life is never taken away by the protocol: only the lock going or changing owner ends it. */
+    const watchForLoss: Lock<T>["watchForLoss"] = (held) =>
+      observe(locks, lockName, namespace).pipe(
+        Stream.map((current) =>
+          Option.isNone(current)
+            ? Option.some("the lock was deleted")
+            : current.value.metadata.uid !== held.metadata.uid
+            ? Option.some("the lock was replaced by another object")
+            : podOwner(current.value)?.uid !== podOwner(held)?.uid
+            ? Option.some(`the lock's owner is now ${podOwner(current.value)?.name ?? "not a Pod"}`)
+            : current.value.metadata.deletionTimestamp !== undefined
+            ? Option.some("the lock is being deleted")
+            : Option.none()
+        ),
+        Stream.filterMap((why) => why),
+        Stream.runHead,
+        Effect.map(Option.getOrElse(() => "the watch of the lock ended"))
+      )
+
+    const release: Lock<T>["release"] = (lock) =>
       deleteLockOnRelease
         // A finalizer is uninterruptible: only an interruptible request can be cut by the timeout.
         ? Effect.interruptible(locks.delete(lockName, namespace, { preconditions: { uid: lock.metadata.uid } })).pipe(
@@ -232,50 +289,54 @@ export const make = <T extends KubernetesObject>(
           Effect.catchAllCause((cause) =>
             Effect.logWarning(`releasing the lock failed; it goes with this Pod: ${Cause.squash(cause)}`)
           ),
-          Effect.withSpan("leaderForLife.release", { attributes: { lock: lockName, namespace } })
+          Effect.withSpan("leaderForLife.release", { attributes })
         )
         : Effect.logInfo("leaving the lock in place (deleteLockOnRelease: false); it goes with this Pod")
 
-    const leadership: Election["leadership"] = Effect.gen(function*() {
-      const lock = yield* Effect.uninterruptibleMask((restore) =>
-        restore(acquire).pipe(
-          Effect.tap((lock) =>
-            Effect.addFinalizer(() => release(lock).pipe(Effect.zipRight(Metric.set(status, 0)), annotate))
-          )
-        )
+    /**
+     * After a create of uncertain outcome, and until a leadership of ours acquires: a lock owned by our Pod while
+     * this service neither acquires nor leads is that create, committed late. Delete it, or nobody would lead until
+     * our Pod goes.
+     */
+    const removeLateCreates: NonNullable<Lock<T>["background"]> = (whenIdle) =>
+      uncertainCreate.changes.pipe(
+        Stream.flatMap(
+          (uncertain) =>
+            Option.match(uncertain, {
+              onNone: () => Stream.empty,
+              onSome: (ownerUid) =>
+                observe(locks, lockName, namespace).pipe(
+                  Stream.filterMap(Option.filter((lock) => podOwner(lock)?.uid === ownerUid)),
+                  Stream.mapEffect((lock) =>
+                    whenIdle(
+                      locks.delete(lockName, namespace, { preconditions: { uid: lock.metadata.uid } }).pipe(
+                        Effect.zipRight(SubscriptionRef.set(uncertainCreate, Option.none())),
+                        Effect.zipRight(Effect.logWarning("deleted a lock of ours created after its request was aborted"))
+                      )
+                    )
+                  )
+                )
+            }),
+          { switch: true }
+        ),
+        Stream.runDrain,
+        Effect.catchAllCause((cause) => Effect.logError("watching for late creates of the lock failed", cause))
       )
-      yield* Metric.set(status, 1)
-      yield* Metric.increment(forLock(lockName)(transitions))
-      // Leader for life is never taken away by the protocol. Should the lock still vanish or change hands (deleted
-      // by hand, or our Pod object already gone), stop at once rather than lead beside another replica.
-      const ending = yield* makeEnding
-      // Health check hook: leading from acquisition until a loss is noticed or the scope closes.
-      yield* Effect.flatMap(monotonicMillis, health.lead)
-      yield* Effect.addFinalizer(() => health.stop)
-      yield* Effect.forkScoped(Effect.zipRight(ending.lost, health.stop))
-      yield* observe(locks, lockName, namespace).pipe(
-        Stream.filter((current) => Option.isNone(current) || current.value.metadata.uid !== lock.metadata.uid),
-        Stream.runHead,
-        Effect.zipRight(ending.lose("the lock was deleted or replaced while leading")),
-        Effect.catchAll(ending.fail),
-        Effect.zipRight(Metric.set(status, 0)),
-        annotate,
-        Effect.forkScoped
-      )
-      return {
-        lock: lockName,
-        namespace,
-        identity: podName,
-        term: Number(lock.metadata.resourceVersion ?? 0),
-        lost: ending.lost,
-        ended: ending.ended
-      } satisfies ElectedLeadership
-    }).pipe(annotate)
 
-    const leaderChanges: Election["leaderChanges"] = observe(locks, lockName, namespace).pipe(
+    const leaderChanges = observe(locks, lockName, namespace).pipe(
       Stream.map(Option.flatMap((lock) => Option.fromNullable(podOwner(lock)?.name))),
       Stream.changesWith(Option.getEquivalence((a, b) => a === b))
     )
 
-    return { leadership, leaderChanges, status: health.get } satisfies Election
+    return yield* makeElection<T>({
+      name: lockName,
+      namespace,
+      identity: podName,
+      leaseDuration: Option.none(),
+      acquire,
+      release,
+      watchForLoss,
+      leaderChanges,
+      background: removeLateCreates
+    })
   })

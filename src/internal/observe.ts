@@ -1,19 +1,28 @@
-import { Effect, Option, Schedule, Stream } from "effect"
+import { Duration, Effect, Option, Queue, Schedule, Stream, Take } from "effect"
 import { isPermanent, type K8sError } from "../K8sError.js"
 import type { KubernetesObject, ResourceService } from "../resources.js"
-import { jittered } from "./time.js"
+import { jittered, monotonicMillis } from "./time.js"
 
-/** Reconnects a lost watch after 100 ms, doubling up to 30 s, jittered; reset by every successful reconnect. */
+/** Reconnects a lost watch after 100 ms, doubling up to 30 s, jittered. */
 export const defaultReconnectSchedule: Schedule.Schedule<unknown, unknown> = Schedule.exponential("100 millis", 2).pipe(
   Schedule.union(Schedule.spaced("30 seconds")),
   (schedule) => jittered(schedule)
 )
 
 /**
+ * A connection counts as healthy, and resets the backoff, only once it has stayed up this long. A watch that the
+ * server refuses right after it connects (a 429 from API Priority and Fairness, a 5xx) must not reset the backoff
+ * with the GET that opened it, or it would be reconnected every 100 ms forever.
+ */
+export const healthyConnection: Duration.Duration = Duration.seconds(10)
+
+/**
  * The current state of one object, then every change of it: `None` while it does not exist. A lost watch is
  * logged and reconnected with backoff, and each (re)connection starts with a fresh GET, so no change is missed
- * across a reconnect. It fails only with an error that reconnecting cannot fix (Forbidden, Unauthorized, Invalid,
- * Decode). Consecutive repeats of the same resourceVersion are dropped.
+ * across a reconnect. The backoff is reset only by a connection that stayed up for {@link healthyConnection}; a
+ * watch the server ends normally after that is reopened at once. It fails only with an error that reconnecting
+ * cannot fix (Forbidden, Unauthorized, Invalid, Decode). Consecutive repeats of the same resourceVersion are
+ * dropped.
  *
  * @internal
  */
@@ -23,7 +32,7 @@ export const observe = <T extends KubernetesObject>(
   namespace: string,
   reconnect: Schedule.Schedule<unknown, unknown> = defaultReconnectSchedule
 ): Stream.Stream<Option.Option<T>, K8sError> => {
-  const connectOnce: Stream.Stream<Option.Option<T>, K8sError | WatchEnded> = Stream.unwrap(
+  const connectOnce: Stream.Stream<Option.Option<T>, K8sError> = Stream.unwrap(
     service.get(name, namespace).pipe(
       Effect.map(Option.some),
       Effect.catchIf((error) => error.reason === "NotFound", () => Effect.succeedNone),
@@ -34,30 +43,47 @@ export const observe = <T extends KubernetesObject>(
           namespace,
           Option.isSome(resourceVersion) ? { resourceVersion: resourceVersion.value } : undefined
         ).pipe(Stream.map((event) => event.type === "DELETED" ? Option.none<T>() : Option.some(event.object)))
-        return Stream.concat(Stream.make(current), changes).pipe(Stream.concat(Stream.fail(new WatchEnded())))
+        return Stream.concat(Stream.make(current), changes)
       })
     )
   )
-  return connectOnce.pipe(
-    Stream.tapError((error) =>
-      error instanceof WatchEnded
-        ? Effect.logDebug(`watch of ${name} ended by the server, reconnecting`)
-        : isPermanent(error)
-        ? Effect.void
-        : Effect.logWarning(`watch of ${name} failed, reconnecting with backoff: ${error.message}`)
-    ),
-    Stream.retry(Schedule.intersect(reconnect, Schedule.recurWhile((error) => !isPermanentError(error)))),
-    Stream.catchAll((error) => error instanceof WatchEnded ? Stream.empty : Stream.fail(error)),
+
+  const pump = (queue: Queue.Enqueue<Take.Take<Option.Option<T>, K8sError>>) =>
+    Effect.gen(function*() {
+      const backoff = yield* Schedule.driver(reconnect)
+      while (true) {
+        const connectedAt = yield* monotonicMillis
+        const ended = yield* connectOnce.pipe(
+          Stream.runForEach((value) => Queue.offer(queue, Take.of(value))),
+          Effect.either
+        )
+        if (ended._tag === "Left" && isPermanent(ended.left)) return yield* Queue.offer(queue, Take.fail(ended.left))
+        const healthy = (yield* monotonicMillis) - connectedAt >= Duration.toMillis(healthyConnection)
+        if (healthy) yield* backoff.reset
+        if (ended._tag === "Left") {
+          yield* Effect.logWarning(`watch of ${name} failed, reconnecting with backoff: ${ended.left.message}`)
+        } else {
+          yield* Effect.logDebug(`watch of ${name} ended by the server, reconnecting`)
+          if (healthy) continue
+        }
+        // A finite reconnect schedule that is used up ends the stream.
+        const more = yield* backoff.next(undefined).pipe(Effect.option)
+        if (Option.isNone(more)) return yield* Queue.offer(queue, Take.end)
+      }
+    })
+
+  return Stream.unwrapScoped(Effect.gen(function*() {
+    const queue = yield* Effect.acquireRelease(Queue.bounded<Take.Take<Option.Option<T>, K8sError>>(16), Queue.shutdown)
+    // A defect (or an interruption) inside a service ends the stream with it: a consumer must never wait on a watch
+    // that died.
+    yield* Effect.forkScoped(
+      Effect.catchAllCause(pump(queue), (cause) => Queue.offer(queue, Take.failCause(cause)))
+    )
+    return Stream.fromQueue(queue).pipe(Stream.flattenTake)
+  })).pipe(
     Stream.changesWith((a, b) =>
       Option.isNone(a) ? Option.isNone(b) : Option.isSome(b) &&
         a.value.metadata.resourceVersion === b.value.metadata.resourceVersion
     )
   )
 }
-
-class WatchEnded {
-  readonly _tag = "WatchEnded"
-  readonly message = "the watch ended"
-}
-
-const isPermanentError = (error: unknown) => !(error instanceof WatchEnded) && isPermanent(error as K8sError)

@@ -1,0 +1,89 @@
+/**
+ * Step 2 of the Lease lock: what one candidate saw of the Lease and when, on its own monotonic clock. client-go
+ * judges expiry this way (`observedTime` + the record's duration), so clocks of different machines never meet.
+ */
+import { Cause, Deferred, Effect, Option, Schedule, type Scope, Stream, SubscriptionRef } from "effect"
+import type { K8sError } from "../../K8sError.js"
+import type { Lease, ResourceService } from "../../resources.js"
+import { observe } from "../observe.js"
+import { jittered, monotonicMillis } from "../time.js"
+import type { LeaseSettings } from "./settings.js"
+
+/** What this candidate last saw of the Lease, and when (on its own monotonic clock) the record last changed. */
+export interface Observed {
+  readonly lease: Option.Option<Lease>
+  readonly observedAt: number
+  /** Counts changes of the record, to wait for the next one. */
+  readonly version: number
+}
+
+type LeaseSpec = NonNullable<Lease["spec"]>
+
+/** The holder the record names; "" when there is none (or no Lease). */
+export const holderOf = (lease: Option.Option<Lease>): string =>
+  Option.match(lease, { onNone: () => "", onSome: (lease) => lease.spec?.holderIdentity ?? "" })
+
+/** The leader election record proper: a change of anything else (labels, managedFields) is no sign of life. */
+const sameRecord = (a: LeaseSpec | undefined, b: LeaseSpec | undefined) =>
+  a?.holderIdentity === b?.holderIdentity && a?.leaseDurationSeconds === b?.leaseDurationSeconds &&
+  a?.acquireTime === b?.acquireTime && a?.renewTime === b?.renewTime && a?.leaseTransitions === b?.leaseTransitions
+
+/** resourceVersions are opaque, but etcd's are integers: where both are, never let an older one win. */
+const isOlder = (candidate: Lease, current: Lease) => {
+  const [a, b] = [candidate.metadata.resourceVersion, current.metadata.resourceVersion]
+  return a !== undefined && b !== undefined && /^\d+$/.test(a) && /^\d+$/.test(b) && BigInt(a) < BigInt(b)
+}
+
+/**
+ * One candidate's view of the Lease, fed by its watch and by its own reads and writes (`see`). The watch lives in
+ * `scope`; each (re)connection starts with a GET, and while it is down reconnects poll every retryPeriod, jittered
+ * as client-go's acquire loop is. However the watch ends for good (a 403, a defect), `failed` ends with it, and so
+ * does every wait on the observer.
+ */
+export const makeObserver = (
+  leases: ResourceService<Lease>,
+  lockName: string,
+  namespace: string,
+  settings: LeaseSettings
+): Effect.Effect<Observer, K8sError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const state = yield* SubscriptionRef.make<Observed>({ lease: Option.none(), observedAt: 0, version: 0 })
+    const ready = yield* Deferred.make<void>()
+    const failed = yield* Deferred.make<never, K8sError>()
+    const see = (lease: Option.Option<Lease>) =>
+      Effect.flatMap(monotonicMillis, (now) =>
+        SubscriptionRef.update(state, (current) => {
+          if (Option.isSome(lease) && Option.isSome(current.lease) && isOlder(lease.value, current.lease.value)) {
+            return current
+          }
+          const changed = Option.isSome(lease) !== Option.isSome(current.lease) ||
+            !sameRecord(Option.getOrUndefined(lease)?.spec, Option.getOrUndefined(current.lease)?.spec)
+          return changed ? { lease, observedAt: now, version: current.version + 1 } : { ...current, lease }
+        }))
+    yield* observe(leases, lockName, namespace, jittered(Schedule.spaced(settings.retryPeriod), 1, 2.2)).pipe(
+      Stream.runForEach((lease) => Effect.zipRight(see(lease), Deferred.succeed(ready, undefined))),
+      Effect.onExit((exit) => exit._tag === "Failure" ? Deferred.failCause(failed, exit.cause) : Effect.void),
+      // The stream ends only on a failure; should it end otherwise, waiting on it would hang: end it as a defect.
+      Effect.zipRight(Deferred.failCause(failed, Cause.die(new Error(`the watch of Lease ${lockName} ended`)))),
+      Effect.forkScoped
+    )
+    yield* Effect.raceFirst(Deferred.await(ready), Deferred.await(failed))
+    const nextChange = (after: Observed) =>
+      Effect.raceFirst(
+        state.changes.pipe(Stream.filter((seen) => seen.version > after.version), Stream.runHead, Effect.asVoid),
+        Deferred.await(failed)
+      )
+    return { get: SubscriptionRef.get(state), changes: state.changes, see, nextChange, failed: Deferred.await(failed) }
+  })
+
+/** @internal */
+export interface Observer {
+  readonly get: Effect.Effect<Observed>
+  readonly changes: Stream.Stream<Observed>
+  /** Records a Lease this candidate read or wrote. */
+  readonly see: (lease: Option.Option<Lease>) => Effect.Effect<void>
+  /** Completes at the next change of the record after `after`; fails when the watch ended for good. */
+  readonly nextChange: (after: Observed) => Effect.Effect<void, K8sError>
+  /** Fails (or dies) when the watch ended for good; never completes otherwise. */
+  readonly failed: Effect.Effect<never, K8sError>
+}

@@ -1,0 +1,172 @@
+/**
+ * The Lease lock: client-go's `tools/leaderelection` protocol on a `coordination.k8s.io/v1` Lease, so that Go
+ * candidates and ours can share one Lease, driven by a watch instead of polling, with a hard deadline. The steps:
+ * settings (`lease/settings.ts`), the observer (`lease/observer.ts`), the single writes (`lease/protocol.ts`), and
+ * here the acquire loop and what leading means.
+ */
+import { Cause, Duration, Effect, Metric, Option, Ref, Stream } from "effect"
+import { ContextInfo } from "../ContextInfo.js"
+import { isPermanent } from "../K8sError.js"
+import { Leases } from "../Leases.js"
+import { type Election, type Lock, make as makeElection, termOf } from "./election.js"
+import { holderOf, makeObserver, type Observed, type Observer } from "./lease/observer.js"
+import { makeProtocol } from "./lease/protocol.js"
+import { jitterFactor, type LeaseLockOptions, validate } from "./lease/settings.js"
+import { forLock, renewFailures } from "./metrics.js"
+import { observe } from "./observe.js"
+import { monotonicMillis, sleepJittered, sleepMillis } from "./time.js"
+
+/** @internal */
+export const make = (lockName: string, options: LeaseLockOptions = {}) =>
+  Effect.gen(function*() {
+    const context = yield* ContextInfo
+    const leases = yield* Leases
+    const namespace = context.namespace
+    const settings = yield* validate(options, context.podName)
+    const { identity, retryPeriod } = settings
+    const renewDeadlineMillis = Duration.toMillis(settings.renewDeadline)
+    const leaseDurationMillis = Duration.toMillis(settings.leaseDuration)
+    const attributes = { lock: lockName, namespace, identity }
+    const protocol = makeProtocol(leases, lockName, namespace, settings)
+
+    /** What a leader holds: its view of the Lease, and the start of the acquiring write. */
+    interface Held {
+      readonly observer: Observer
+      readonly acquiredAt: number
+    }
+
+    const acquire: Lock<Held>["acquire"] = Effect.gen(function*() {
+      const observer = yield* makeObserver(protocol.watched, lockName, namespace, settings)
+      yield* Effect.logInfo("acquiring lease")
+      let waitingFor: string | undefined
+      let retriedRace = false
+      while (true) {
+        const seen = yield* observer.get
+        const outcome = yield* protocol.tryAcquire(observer).pipe(Effect.either)
+        if (outcome._tag === "Left") {
+          const error = outcome.left
+          // A create answered NotFound: the namespace does not exist, and no retry creates it.
+          if (isPermanent(error) || (error.verb === "create" && error.reason === "NotFound")) return yield* error
+          // Someone wrote first: read what they wrote and judge again at once, but only once in a row. A conflict
+          // that persists (a writer that keeps touching the Lease, a failing read) waits like any other failure,
+          // or the loop would hammer the API server.
+          if ((error.reason === "Conflict" || error.reason === "AlreadyExists") && !retriedRace) {
+            yield* Effect.logDebug(`lost a write race: ${error.message}`)
+            const fresh = yield* protocol.get.pipe(Effect.option)
+            if (Option.isSome(fresh)) {
+              yield* observer.see(fresh.value)
+              retriedRace = true
+              continue
+            }
+          }
+          retriedRace = false
+          yield* Effect.logWarning(`acquire attempt failed, retrying: ${error.message}`)
+          yield* Effect.raceFirst(observer.nextChange(seen), sleepJittered(retryPeriod, 1, 2.2))
+          continue
+        }
+        retriedRace = false
+        if (outcome.right._tag === "Acquired") {
+          const { lease, startedAt } = outcome.right
+          const term = termOf(lease.metadata.resourceVersion, lease.spec?.leaseTransitions ?? 0)
+          yield* Effect.logInfo(`acquired (term ${term})`)
+          return { held: { observer, acquiredAt: startedAt }, term, startedAt }
+        }
+        const { expiresAt, holder } = outcome.right
+        if (holder !== waitingFor) {
+          yield* Effect.logInfo(`waiting for ${holder}`)
+          waitingFor = holder
+        }
+        // Wake on the next change of the record (a release, a takeover) or exactly at the observed expiry.
+        yield* Effect.raceFirst(observer.nextChange(seen), sleepMillis(expiresAt - (yield* monotonicMillis)))
+      }
+    }).pipe(Effect.withSpan("lease.acquire", { attributes }))
+
+    const watchForLoss: Lock<Held>["watchForLoss"] = ({ acquiredAt, observer }, renewed) =>
+      Effect.gen(function*() {
+        // The start of the last successful renew (the acquiring write counts as one).
+        const lastRenew = yield* Ref.make(acquiredAt)
+
+        const renewLoop = Effect.gen(function*() {
+          while (true) {
+            yield* sleepJittered(retryPeriod, 1, jitterFactor)
+            const startedAt = yield* monotonicMillis
+            const cached = (yield* observer.get).lease
+            if (Option.isNone(cached)) return "the Lease was deleted"
+            if (holderOf(cached) !== identity) return `the Lease names ${holderOf(cached) || "no holder"}`
+            const outcome = yield* protocol.renew(cached.value).pipe(
+              Effect.withSpan("lease.renew", { attributes }),
+              Effect.either
+            )
+            if (outcome._tag === "Left") {
+              yield* Metric.increment(forLock(lockName)(renewFailures))
+              if (isPermanent(outcome.left)) return yield* outcome.left
+              yield* Effect.logWarning(`renew failed: ${outcome.left.message}`)
+            } else if (outcome.right._tag === "Taken") {
+              return `the Lease names ${outcome.right.holder || "no holder"}`
+            } else {
+              yield* Ref.set(lastRenew, startedAt)
+              yield* observer.see(Option.some(outcome.right.lease))
+              yield* renewed(startedAt)
+            }
+          }
+        })
+
+        /**
+         * The hard deadline: renewDeadline after the start of the last successful renew, whatever is in flight.
+         * Followers count a record's own leaseDurationSeconds from when they saw it: should a foreign write shorten
+         * it, the deadline shrinks in proportion (renewDeadline / leaseDuration of what the record now says) until
+         * our next renew writes our duration back. That foreign write came after our last renew (the observer keeps
+         * only newer versions), so followers cannot expire it before our shortened deadline.
+         */
+        const deadlineOf = (lastRenewAt: number, seen: Observed) => {
+          const recorded = Option.getOrUndefined(seen.lease)?.spec?.leaseDurationSeconds ?? 0
+          return lastRenewAt + Math.min(renewDeadlineMillis, recorded * 1000 * renewDeadlineMillis / leaseDurationMillis)
+        }
+        const deadline = Effect.gen(function*() {
+          while (true) {
+            const seen = yield* observer.get
+            const remaining = deadlineOf(yield* Ref.get(lastRenew), seen) - (yield* monotonicMillis)
+            if (remaining <= 0) return `no successful renew within ${Duration.format(settings.renewDeadline)}`
+            yield* Effect.raceFirst(sleepMillis(remaining), observer.nextChange(seen))
+          }
+        })
+
+        // Safety first: a leader that sees the record name someone else (or no one) stops at once.
+        const stolen = observer.changes.pipe(
+          Stream.map((seen) => holderOf(seen.lease)),
+          Stream.filter((holder) => holder !== identity),
+          Stream.runHead,
+          Effect.map((holder) => `the Lease names ${Option.getOrElse(holder, () => "") || "no holder"}`)
+        )
+
+        return yield* Effect.raceFirst(renewLoop, Effect.raceFirst(deadline, Effect.raceFirst(stolen, observer.failed)))
+      })
+
+    const release: Lock<Held>["release"] = ({ observer }) =>
+      settings.releaseOnCancel
+        ? Effect.flatMap(observer.get, ({ lease }) => protocol.release(lease)).pipe(
+          Effect.catchAllCause((cause) =>
+            Effect.logWarning("release failed; the lease expires on its own", Cause.squash(cause))
+          ),
+          Effect.withSpan("lease.release", { attributes })
+        )
+        : Effect.void
+
+    const leaderChanges: Election["leaderChanges"] = observe(leases, lockName, namespace).pipe(
+      Stream.map((lease) => Option.filter(Option.some(holderOf(lease)), (holder) => holder !== "")),
+      Stream.changesWith(Option.getEquivalence((a, b) => a === b))
+    )
+
+    return yield* makeElection<Held>({
+      name: lockName,
+      namespace,
+      identity,
+      leaseDuration: Option.some(settings.leaseDuration),
+      acquire,
+      release,
+      watchForLoss,
+      leaderChanges
+    })
+  })
+
+export type { LeaseLockOptions } from "./lease/settings.js"
