@@ -749,6 +749,147 @@ const leaderForLifeSuite = (kind: LockKind) =>
         yield* eventually("op-1 leads", second.leads)
       }))
 
+    describe("adversarial events (issue 10)", () => {
+      /** The election service of `podName`, built in the test's scope (its background watch lives as long). */
+      const scopedReplica = (podName: string, options?: LeaderForLifeOptions) =>
+        Layer.build(kind.layer(lockName, options).pipe(Layer.provide(ContextInfo.test({ namespace: ns, podName }))))
+          .pipe(Effect.map(Context.get(LeaderElection)))
+
+      test("two runAsLeader on one service never run at once, and the first one's release spares the second", () =>
+        Effect.gen(function*() {
+          yield* addPod("op-0")
+          const election = yield* replica("op-0")
+          let running = 0
+          let most = 0
+          const ownersSeen: Array<Option.Option<string | undefined>> = []
+          const guarded = (label: string) =>
+            election.runAsLeader(Effect.gen(function*() {
+              most = Math.max(most, ++running)
+              yield* TestClock.sleep("1 second")
+              ownersSeen.push(yield* lockOwner)
+              running--
+              return label
+            }))
+          const both = yield* Effect.fork(Effect.all([guarded("first"), guarded("second")], { concurrency: 2 }))
+          yield* settle
+          for (let i = 0; i < 4; i++) {
+            yield* TestClock.adjust("1 second")
+            yield* settle
+          }
+          expect(yield* Fiber.join(both)).toEqual([Option.some("first"), Option.some("second")])
+          expect(most).toBe(1)
+          expect(ownersSeen).toEqual([Option.some("op-0"), Option.some("op-0")])
+        }))
+
+      test("an owner reference edited to another Pod (same object, same uid) ends the leadership at once", () =>
+        Effect.gen(function*() {
+          yield* addPod("op-0")
+          const other = yield* addPod("op-1")
+          const leader = yield* forkLeader("op-0")
+          yield* eventually("op-0 leads", leader.leads)
+          const locks = yield* lockService
+          const lock = Option.getOrThrow(yield* currentLock)
+          yield* locks.replace({ ...lock, metadata: { ...lock.metadata, ownerReferences: [ownerRef(other)] } })
+          yield* eventually("op-0 stops", isDone(leader.fiber))
+          expect(yield* Fiber.join(leader.fiber)).toEqual(Option.none())
+          // Its release spared the lock it no longer owns.
+          expect(yield* lockOwner).toEqual(Option.some("op-1"))
+        }))
+
+      test("a stale lock that a finalizer keeps after the DELETE: the standby waits on the backoff, no tight loop", () =>
+        Effect.gen(function*() {
+          const ended = yield* addPod("op-0", { phase: "Failed", reason: "Evicted" })
+          yield* addPod("op-1")
+          yield* createLockOwnedBy(ended)
+          // The DELETE answers 200 but the object stays, as it does while a finalizer holds it.
+          const requests = yield* recordRequests()
+          const cluster = yield* InMemoryCluster
+          yield* cluster.setInterceptor((request, proceed) =>
+            Effect.flatMap(TestClock.currentTimeMillis, (at) => {
+              requests.log.push({ ...request, at })
+              return request.verb === "delete" ? Effect.as(Effect.void, undefined as never) : proceed
+            })
+          )
+          const standby = yield* forkLeader("op-1")
+          yield* settle
+          for (let i = 0; i < 12; i++) {
+            yield* TestClock.adjust("10 seconds")
+            yield* settle
+          }
+          expect(yield* standby.leads).toBe(false)
+          // Two minutes on the default schedule (1, 2, 4, 8, 16, 30, 30, 30 s): a handful of attempts of a few
+          // requests each, not thousands.
+          expect(requests.count("delete")).toBeGreaterThanOrEqual(2)
+          expect(requests.count("delete")).toBeLessThanOrEqual(10)
+          expect(requests.log.length).toBeLessThanOrEqual(60)
+        }))
+
+      test("a create committed after the client gave up leaves no lock behind: the service deletes it", () =>
+        Effect.gen(function*() {
+          yield* addPod("op-0")
+          yield* addPod("op-1")
+          const cluster = yield* InMemoryCluster
+          // The server commits the create 5 s later, after the client aborted and after its cleanup looked.
+          yield* cluster.setInterceptor((request, proceed) =>
+            request.verb === "create" && request.resource === kind.resource
+              ? Effect.zipRight(Effect.forkDaemon(Effect.delay(proceed, "5 seconds")), Effect.never)
+              : proceed
+          )
+          const election = yield* scopedReplica("op-0")
+          const attempt = yield* Effect.fork(election.runAsLeader(Effect.void))
+          yield* settle
+          yield* TestClock.adjust("1 second")
+          yield* Fiber.interrupt(attempt)
+          yield* settle
+          expect(yield* currentLock).toEqual(Option.none())
+          yield* cluster.setInterceptor(undefined)
+          yield* TestClock.adjust("5 seconds")
+          yield* eventually("the late lock is deleted", Effect.map(Effect.orDie(currentLock), Option.isNone))
+          // Someone else can lead now, while op-0 lives on.
+          const other = yield* forkLeader("op-1")
+          yield* eventually("op-1 leads", other.leads)
+        }))
+
+      test("a finite retry schedule used up while reading our own Pod fails with LockUnavailableError", () =>
+        Effect.gen(function*() {
+          yield* addPod("op-0")
+          yield* recordRequests((request) =>
+            request.resource === "pods"
+              ? fromResponse({ verb: "get", resource: "pods", namespace: ns, name: "op-0" }, 503, "overloaded")
+              : undefined
+          )
+          const schedule = Schedule.spaced("1 second").pipe(Schedule.intersect(Schedule.recurs(2)))
+          const fiber = yield* Effect.fork(
+            (yield* replica("op-0", { retrySchedule: schedule })).runAsLeader(Effect.void)
+          )
+          yield* settle
+          yield* TestClock.adjust("3 seconds")
+          yield* eventually("the election gives up", isDone(fiber))
+          const error = yield* Effect.flip(Fiber.join(fiber))
+          expect(error).toBeInstanceOf(LockUnavailableError)
+          expect(error.message).toContain("overloaded")
+        }))
+
+      test("the term strictly grows through re-entry by the same Pod and the re-creation of the lock", () =>
+        Effect.gen(function*() {
+          yield* addPod("op-0")
+          yield* addPod("op-1")
+          const term = (podName: string, options?: LeaderForLifeOptions) =>
+            Effect.scoped(Effect.flatMap(replica(podName, options), (election) => election.leadership)).pipe(
+              Effect.map((leadership) => leadership.term)
+            )
+          const keep = { deleteLockOnRelease: false }
+          const first = yield* term("op-0", keep)
+          // The lock stays and is ours: a new leadership re-enters it, with a greater term all the same.
+          const second = yield* term("op-0", keep)
+          const locks = yield* lockService
+          yield* locks.delete(lockName, ns)
+          const third = yield* term("op-1")
+          expect(second).toBeGreaterThan(first)
+          expect(third).toBeGreaterThan(second)
+        }))
+    })
+
     test("two locks with different names are independent", () =>
       Effect.gen(function*() {
         yield* addPod("op-0")

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import {
+  Cause,
   Chunk,
   Context,
   Deferred,
@@ -110,6 +111,7 @@ const candidate = (identity: string, options?: LeaseLockOptions, lock = lockName
   Effect.gen(function*() {
     const shared = yield* Leases
     const interceptor = yield* Ref.make<Interceptor | undefined>(undefined)
+    const watchFailure = yield* Ref.make<K8sError | undefined>(undefined)
     // When the test ends its scope closes first, then its forked fibers are interrupted: let their release
     // requests through, or a hung interceptor would wait for a TestClock that no longer moves.
     yield* Effect.addFinalizer(() => Ref.set(interceptor, undefined))
@@ -132,9 +134,9 @@ const candidate = (identity: string, options?: LeaseLockOptions, lock = lockName
       replace: (lease) => through("update", lease.metadata.name, lease.metadata.namespace, shared.replace(lease)),
       delete: (name, namespace, options) => through("delete", name, namespace, shared.delete(name, namespace, options)),
       watch: (name, namespace, options) =>
-        Stream.unwrap(Effect.sync(() => {
+        Stream.unwrap(Effect.map(Ref.get(watchFailure), (failure) => {
           sent.push({ verb: "watch", at: -1 })
-          return shared.watch(name, namespace, options)
+          return failure === undefined ? shared.watch(name, namespace, options) : Stream.fail(failure)
         }))
     }
     // Built in the test's scope: the layer's resources (its watch of the Lease) live as long as the candidate.
@@ -154,6 +156,8 @@ const candidate = (identity: string, options?: LeaseLockOptions, lock = lockName
       count,
       /** Starts (or with `undefined` stops) intercepting this candidate's requests. */
       intercept: (value: Interceptor | undefined) => Ref.set(interceptor, value),
+      /** Makes (or with `undefined` stops making) every new watch of this candidate fail as soon as it connects. */
+      failWatches: (error: K8sError | undefined) => Ref.set(watchFailure, error),
       /** The start time of this candidate's last successful update. */
       lastWrite: () => succeeded.filter((request) => request.verb === "update" || request.verb === "create").at(-1)?.at
     }
@@ -906,5 +910,131 @@ describe("Lease lock", () => {
           expect(Either.isRight(yield* build(options))).toBe(true)
         }))
     }
+  })
+
+  describe("adversarial events (issue 10)", () => {
+    test("a defect in a renew ends the leadership at once: the work is interrupted and runAsLeader dies", () =>
+      Effect.gen(function*() {
+        const ca = yield* candidate("a")
+        const a = yield* forkLeader(ca)
+        yield* eventually("a leads", a.leads)
+        yield* ca.intercept((request, proceed) => request.verb === "update" ? Effect.die("bug in a wrapper") : proceed)
+        // The next renew is due within 1.2 x retryPeriod.
+        yield* advance(2_400)
+        expect(yield* a.wasInterrupted).toBe(true)
+        const exit = yield* Fiber.await(a.fiber)
+        expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+        expect((yield* ca.election.status).leading).toBe(false)
+        expect(yield* masterStatus(lockName)).toEqual(expect.objectContaining({ value: 0 }))
+      }))
+
+    test("a defect in the watch ends the leadership too, not only a defect in a renew", () =>
+      Effect.gen(function*() {
+        const ca = yield* candidate("a")
+        const a = yield* forkLeader(ca)
+        yield* eventually("a leads", a.leads)
+        // The watch reconnects with a GET: make that GET die, then drop the watch.
+        yield* ca.intercept((request, proceed) => request.verb === "get" ? Effect.die("bug in a wrapper") : proceed)
+        yield* ca.failWatches(k8sError("watch", "Transport", 0, "connection reset"))
+        yield* Effect.flatMap(InMemoryCluster, (cluster) => cluster.dropWatches)
+        // The observer reconnects (with its GET) within 2.2 x retryPeriod.
+        yield* advance(4_500)
+        expect(yield* a.wasInterrupted).toBe(true)
+        expect((yield* ca.election.status).leading).toBe(false)
+      }))
+
+    test("a foreign leaseDurationSeconds does not outlive the next renew, and shortens the deadline until then", () =>
+      Effect.gen(function*() {
+        const ca = yield* candidate("a")
+        const a = yield* forkLeader(ca)
+        yield* eventually("a leads", a.leads)
+        const renewsBefore = ca.count("update")
+        yield* writeLease({ leaseDurationSeconds: 3 })
+        // Answered at once with a renew, with no clock advance.
+        yield* eventually("a renewed", Effect.sync(() => ca.count("update") > renewsBefore))
+        yield* settle
+        expect(spec(yield* currentLease).leaseDurationSeconds).toBe(15)
+        yield* advance(10_000)
+        expect(yield* a.leads).toBe(true)
+        // Cut off: the deadline follows the shortened duration, 3 s x 10/15 = 2 s after the last renew began.
+        yield* ca.intercept(hang)
+        const cutAt = yield* now
+        const lastRenew = ca.lastWrite()!
+        yield* writeLease({ leaseDurationSeconds: 3 })
+        const b = yield* forkLeader(yield* candidate("b"))
+        yield* advanceTo(cutAt + 5_000)
+        const stoppedAt = yield* a.interruptedAt
+        expect(stoppedAt).toBeLessThanOrEqual(lastRenew + 2_000)
+        expect(yield* b.startedAt).toBeGreaterThan(stoppedAt)
+      }))
+
+    test("the term strictly grows across the deletion and re-creation of the Lease", () =>
+      Effect.gen(function*() {
+        const terms: Array<number> = []
+        const lead = (identity: string) =>
+          Effect.flatMap(candidate(identity), (c) =>
+            Effect.scoped(Effect.map(c.election.leadership, (leadership) => {
+              terms.push(leadership.term)
+            })))
+        yield* lead("a")
+        const leases = yield* Leases
+        yield* leases.delete(lockName, ns)
+        yield* lead("b")
+        yield* leases.delete(lockName, ns)
+        yield* lead("c")
+        yield* lead("a")
+        expect(terms).toHaveLength(4)
+        for (let i = 1; i < terms.length; i++) expect(terms[i]).toBeGreaterThan(terms[i - 1]!)
+      }))
+
+    test("two runAsLeader on one service never run at once: the second waits for the first to end", () =>
+      Effect.gen(function*() {
+        const ca = yield* candidate("a")
+        const running = yield* Ref.make(0)
+        const most = yield* Ref.make(0)
+        const guarded = (label: string) =>
+          ca.election.runAsLeader(
+            Effect.acquireUseRelease(
+              Effect.flatMap(Ref.updateAndGet(running, (n) => n + 1), (n) => Ref.update(most, (m) => Math.max(m, n))),
+              () => Effect.as(Effect.sleep("3 seconds"), label),
+              () => Ref.update(running, (n) => n - 1)
+            )
+          )
+        const both = yield* Effect.fork(Effect.all([guarded("first"), guarded("second")], { concurrency: 2 }))
+        yield* advance(7_000)
+        expect(yield* Fiber.join(both)).toEqual([Option.some("first"), Option.some("second")])
+        expect(yield* Ref.get(most)).toBe(1)
+        // The first one's release did not pull the Lease from under the second.
+        expect(spec(yield* currentLease).holderIdentity).toBe("")
+      }))
+
+    test("a watch that fails right after connecting is reconnected with backoff, not every 100 ms", () =>
+      Effect.gen(function*() {
+        const watcher = yield* candidate("watcher")
+        yield* createLease({ holderIdentity: "x", leaseDurationSeconds: 15 })
+        yield* watcher.failWatches(k8sError("watch", "ServerError", 429, "throttled by API Priority and Fairness"))
+        const changes = yield* Effect.fork(Stream.runDrain(watcher.election.leaderChanges))
+        yield* advance(60_000, 250)
+        // leaderChanges uses the default schedule: 100 ms doubling to 30 s: about 10 reconnections in a minute.
+        const gets = watcher.count("get")
+        expect(gets).toBeGreaterThan(3)
+        expect(gets).toBeLessThanOrEqual(12)
+        yield* Fiber.interrupt(changes)
+      }))
+
+    test("a Lease lock in a namespace that does not exist fails with the typed error, not a retry loop", () =>
+      Effect.gen(function*() {
+        const ca = yield* candidate("a")
+        yield* ca.intercept((request, proceed) =>
+          request.verb === "create"
+            ? Effect.fail(k8sError("create", "NotFound", 404, "namespaces \"ops\" not found"))
+            : proceed
+        )
+        const exit = yield* Effect.exit(ca.election.runAsLeader(Effect.void))
+        expect(exit).toEqual(
+          Exit.fail(expect.objectContaining({ _tag: "K8sError", reason: "NotFound", verb: "create" }))
+        )
+        expect(ca.count("create")).toBe(1)
+      }))
   })
 })

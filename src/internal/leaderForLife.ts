@@ -275,17 +275,32 @@ export const make = <T extends KubernetesObject>(
         Effect.map(Option.getOrElse(() => "the watch of the lock ended"))
       )
 
+    /**
+     * Deletes the lock only while it is still ours: the owner, not only the object, is checked, with the version we
+     * read as the precondition, so a lock whose owner was edited meanwhile (or that was re-created) stays.
+     */
+    const deleteIfStillOurs = (held: T) =>
+      Effect.gen(function*() {
+        for (let attempt = 1; attempt <= 3; attempt++) {
+          const current = yield* optional(locks.get(lockName, namespace))
+          if (
+            Option.isNone(current) || current.value.metadata.uid !== held.metadata.uid ||
+            podOwner(current.value)?.uid !== podOwner(held)?.uid
+          ) return yield* Effect.logInfo("released: the lock was already gone or no longer ours")
+          const deleted = yield* locks.delete(lockName, namespace, {
+            preconditions: { uid: current.value.metadata.uid, resourceVersion: current.value.metadata.resourceVersion }
+          }).pipe(Effect.either)
+          if (deleted._tag === "Right" || deleted.left.reason === "NotFound") return yield* Effect.logInfo("released")
+          if (deleted.left.reason !== "Conflict") return yield* deleted.left
+        }
+        yield* Effect.logWarning("release gave up after 3 conflicts; the lock goes with this Pod")
+      })
+
     const release: Lock<T>["release"] = (lock) =>
       deleteLockOnRelease
         // A finalizer is uninterruptible: only an interruptible request can be cut by the timeout.
-        ? Effect.interruptible(locks.delete(lockName, namespace, { preconditions: { uid: lock.metadata.uid } })).pipe(
+        ? Effect.interruptible(deleteIfStillOurs(lock)).pipe(
           Effect.timeout(releaseTimeout),
-          Effect.zipRight(Effect.logInfo("released")),
-          // NotFound, or a Conflict on the uid precondition: the lock is no longer ours, nothing to release.
-          Effect.catchIf(
-            (error) => error._tag === "K8sError" && (error.reason === "NotFound" || error.reason === "Conflict"),
-            () => Effect.logInfo("released: the lock was already gone or no longer ours")
-          ),
           Effect.catchAllCause((cause) =>
             Effect.logWarning(`releasing the lock failed; it goes with this Pod: ${Cause.squash(cause)}`)
           ),
@@ -311,7 +326,9 @@ export const make = <T extends KubernetesObject>(
                     whenIdle(
                       locks.delete(lockName, namespace, { preconditions: { uid: lock.metadata.uid } }).pipe(
                         Effect.zipRight(SubscriptionRef.set(uncertainCreate, Option.none())),
-                        Effect.zipRight(Effect.logWarning("deleted a lock of ours created after its request was aborted"))
+                        Effect.zipRight(
+                          Effect.logWarning("deleted a lock of ours created after its request was aborted")
+                        )
                       )
                     )
                   )

@@ -133,7 +133,9 @@ export const makeProtocol = (
         if (Option.isNone(lease) || holderOf(lease) !== identity) return
         const time = yield* microTimeNow
         const written = yield* bounded(
-          leases.replace(record(lease, { holderIdentity: "", leaseDurationSeconds: 1, acquireTime: time, renewTime: time })),
+          leases.replace(
+            record(lease, { holderIdentity: "", leaseDurationSeconds: 1, acquireTime: time, renewTime: time })
+          ),
           "update"
         ).pipe(Effect.either)
         if (written._tag === "Right") return yield* Effect.logInfo("released")

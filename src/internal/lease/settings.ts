@@ -65,7 +65,9 @@ export const validate = (
     const show = Duration.format
     const rules: ReadonlyArray<[boolean, string, string]> = [
       [
-        [leaseDuration, renewDeadline, retryPeriod, requestTimeout].every((d) => Duration.greaterThan(d, Duration.zero)),
+        [leaseDuration, renewDeadline, retryPeriod, requestTimeout].every((d) =>
+          Duration.greaterThan(d, Duration.zero)
+        ),
         "all durations > 0",
         "leaseDuration, renewDeadline, retryPeriod and requestTimeout must all be positive"
       ],
@@ -92,7 +94,9 @@ export const validate = (
       [identity.length > 0, "identity is not empty", "identity must not be empty"]
     ]
     const broken = rules.find(([holds]) => !holds)
-    if (broken !== undefined) return yield* Either.left(new LeaderElectionConfigError({ rule: broken[1], detail: broken[2] }))
+    if (broken !== undefined) {
+      return yield* Either.left(new LeaderElectionConfigError({ rule: broken[1], detail: broken[2] }))
+    }
     return {
       leaseDuration,
       renewDeadline,
@@ -102,4 +106,3 @@ export const validate = (
       releaseOnCancel: options.releaseOnCancel ?? true
     }
   })
-
