@@ -1008,6 +1008,35 @@ describe("Lease lock", () => {
         expect(spec(yield* currentLease).holderIdentity).toBe("")
       }))
 
+    test("a second runAsLeader waiting for the service's turn is interrupted at once", () =>
+      Effect.gen(function*() {
+        const ca = yield* candidate("a")
+        const first = yield* forkLeader(ca)
+        yield* eventually("a leads", first.leads)
+        const second = yield* Effect.fork(ca.election.runAsLeader(Effect.void))
+        yield* settle
+        const interrupting = yield* Effect.fork(Fiber.interrupt(second))
+        yield* eventually("the waiting call stops", Effect.map(Fiber.poll(interrupting), Option.isSome))
+        expect(yield* first.leads).toBe(true)
+      }))
+
+    test("renews that fail at once while a foreign duration is short do not loop: one renew per change", () =>
+      Effect.gen(function*() {
+        const ca = yield* candidate("a")
+        const a = yield* forkLeader(ca)
+        yield* eventually("a leads", a.leads)
+        yield* ca.intercept((request, proceed) =>
+          request.verb === "update" || request.verb === "get" ? failWith("ServerError", 500)(request, proceed) : proceed
+        )
+        const before = ca.count("update")
+        yield* writeLease({ leaseDurationSeconds: 3 })
+        yield* settle
+        // The immediate renew (fast path, then slow path GET) failed; nothing more until the next period or change.
+        expect(ca.count("update") - before).toBe(1)
+        yield* advance(1_000)
+        expect(ca.count("update") - before).toBe(1)
+      }))
+
     test("a watch that fails right after connecting is reconnected with backoff, not every 100 ms", () =>
       Effect.gen(function*() {
         const watcher = yield* candidate("watcher")

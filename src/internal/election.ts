@@ -116,7 +116,10 @@ export const make = <Held>(lock: Lock<Held>): Effect.Effect<Election, never, Sco
     }
 
     const leadership: Election["leadership"] = Effect.gen(function*() {
-      yield* Effect.acquireRelease(oneAtATime.take(1), () => oneAtATime.release(1))
+      // Waiting for the service's turn is interruptible, like waiting for the lock.
+      yield* Effect.uninterruptibleMask((restore) =>
+        Effect.zipRight(restore(oneAtATime.take(1)), Effect.addFinalizer(() => oneAtATime.release(1)))
+      )
       const acquired = yield* Effect.uninterruptibleMask((restore) =>
         restore(lock.acquire).pipe(
           Effect.tap(({ held }) => Effect.addFinalizer(() => Effect.zipRight(lock.release(held), stopLeading)))

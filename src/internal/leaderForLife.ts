@@ -3,7 +3,7 @@
  * owned by the leader's Pod, so the garbage collector frees it when the Pod is gone. The lifecycle around it is
  * `./election.ts`.
  */
-import { Cause, Duration, Effect, Option, Schedule, Stream, SubscriptionRef } from "effect"
+import { Cause, Clock, Duration, Effect, Option, Schedule, Stream, SubscriptionRef } from "effect"
 import { ContextInfo } from "../ContextInfo.js"
 import { ContextInfoError, LockUnavailableError } from "../errors.js"
 import { isTransient, type K8sError } from "../K8sError.js"
@@ -130,7 +130,7 @@ export const make = <T extends KubernetesObject>(
 
     /** A lock our Pod already owns (a restarted container, or deleteLockOnRelease: false): write it for a new term. */
     const reenter = (lock: T) =>
-      Effect.flatMap(Effect.map(monotonicMillis, String), (at) =>
+      Effect.flatMap(Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis).toISOString()), (at) =>
         locks.replace({
           ...lock,
           metadata: { ...lock.metadata, annotations: { ...lock.metadata.annotations, [reenteredAnnotation]: at } }
@@ -325,10 +325,10 @@ export const make = <T extends KubernetesObject>(
                   Stream.mapEffect((lock) =>
                     whenIdle(
                       locks.delete(lockName, namespace, { preconditions: { uid: lock.metadata.uid } }).pipe(
-                        Effect.zipRight(SubscriptionRef.set(uncertainCreate, Option.none())),
                         Effect.zipRight(
                           Effect.logWarning("deleted a lock of ours created after its request was aborted")
-                        )
+                        ),
+                        Effect.zipRight(SubscriptionRef.set(uncertainCreate, Option.none()))
                       )
                     )
                   )

@@ -86,18 +86,20 @@ export const make = (lockName: string, options: LeaseLockOptions = {}) =>
         // The start of the last successful renew (the acquiring write counts as one).
         const lastRenew = yield* Ref.make(acquiredAt)
 
-        // A foreign write that shortens the record's duration is answered at once with a renew, which writes ours
-        // back: until then the deadline below is shortened, and the leader would rather stop than wait.
-        const shortenedByOthers = observer.changes.pipe(
-          Stream.filter((seen) =>
-            holderOf(seen.lease) === identity &&
-            (Option.getOrUndefined(seen.lease)?.spec?.leaseDurationSeconds ?? 0) * 1000 < leaseDurationMillis
-          ),
-          Stream.runHead
-        )
+        // A new foreign write that shortens the record's duration is answered at once with a renew, which writes
+        // ours back: until then the deadline below is shortened, and the leader would rather stop than wait.
+        const shortenedAfter = (before: Observed) =>
+          observer.changes.pipe(
+            Stream.filter((seen) =>
+              seen.version > before.version && holderOf(seen.lease) === identity &&
+              (Option.getOrUndefined(seen.lease)?.spec?.leaseDurationSeconds ?? 0) * 1000 < leaseDurationMillis
+            ),
+            Stream.runHead
+          )
         const renewLoop = Effect.gen(function*() {
           while (true) {
-            yield* Effect.raceFirst(sleepJittered(retryPeriod, 1, jitterFactor), shortenedByOthers)
+            const before = yield* observer.get
+            yield* Effect.raceFirst(sleepJittered(retryPeriod, 1, jitterFactor), shortenedAfter(before))
             const startedAt = yield* monotonicMillis
             const cached = (yield* observer.get).lease
             if (Option.isNone(cached)) return "the Lease was deleted"
