@@ -139,25 +139,37 @@ export const make = <T extends KubernetesObject>(
     const attempt = (owner: OwnerReference): Effect.Effect<Attempt<T>> =>
       Effect.gen(function*() {
         const created = yield* Effect.either(create(owner))
-        if (created._tag === "Right") return { _tag: "Acquired", lock: created.right, reentered: false } as const
-        if (created.left.reason !== "AlreadyExists") return yield* created.left
+        if (created._tag === "Right") {
+          return { _tag: "Acquired", lock: created.right, reentered: false } as const
+        }
+        if (created.left.reason !== "AlreadyExists") {
+          return yield* created.left
+        }
 
         const existing = yield* optional(locks.get(lockName, namespace))
-        if (Option.isNone(existing)) return { _tag: "Again" } as const
+        if (Option.isNone(existing)) {
+          return { _tag: "Again" } as const
+        }
         const lock = existing.value
         const holder = podOwner(lock)
         // Being deleted (a finalizer holds it): nobody may take it, not even its owner; wait for it to go.
-        if (lock.metadata.deletionTimestamp !== undefined) return { _tag: "Held", holder, holderPodGone: true } as const
+        if (lock.metadata.deletionTimestamp !== undefined) {
+          return { _tag: "Held", holder, holderPodGone: true } as const
+        }
         // The uid, never only the name: a Pod re-created with our name is not the owner.
         if (holder?.uid === owner.uid) {
           const written = yield* reenter(lock).pipe(Effect.either)
           if (written._tag === "Left" && (written.left.reason === "Conflict" || written.left.reason === "NotFound")) {
             return { _tag: "Again" } as const
           }
-          if (written._tag === "Left") return yield* written.left
+          if (written._tag === "Left") {
+            return yield* written.left
+          }
           return { _tag: "Acquired", lock: written.right, reentered: true } as const
         }
-        if (holder === undefined) return { _tag: "Held", holder, holderPodGone: false } as const
+        if (holder === undefined) {
+          return { _tag: "Held", holder, holderPodGone: false } as const
+        }
 
         const holderPod = yield* optional(pods.get(holder.name, namespace))
         const holderIsGone = Option.isNone(holderPod) || holderPod.value.metadata.uid !== holder.uid
@@ -176,7 +188,9 @@ export const make = <T extends KubernetesObject>(
         yield* locks.delete(lockName, namespace, {
           preconditions: { uid: lock.metadata.uid, resourceVersion: lock.metadata.resourceVersion }
         }).pipe(
-          Effect.catchIf((error) => error.reason === "NotFound" || error.reason === "Conflict", () => Effect.void)
+          Effect.catchIf((error) =>
+            error.reason === "NotFound" || error.reason === "Conflict", () =>
+            Effect.void)
         )
         return { _tag: "Held", holder, holderPodGone: true } as const
       }).pipe(
