@@ -3,7 +3,8 @@
  *
  * @since 0.1.0
  */
-import { Context, type Duration, Effect, Layer, Option, type Scope, type Stream } from "effect"
+import { Context, type Duration, Effect, FiberRef, Layer, Option, type Scope, type Stream } from "effect"
+import { globalValue } from "effect/GlobalValue"
 import { ConfigMaps } from "./ConfigMaps.js"
 import type { ContextInfo } from "./ContextInfo.js"
 import type { LeaderElectionConfigError, LeaderElectionError, LeaderUnhealthyError } from "./errors.js"
@@ -48,11 +49,15 @@ export type LeaseLockOptions = LeaseLock.LeaseLockOptions
  * @since 0.1.0
  */
 export class LeaderElection extends Context.Tag("effect-k8s-leader/LeaderElection")<LeaderElection, {
-  /** Waits until this replica leads; it leads until the scope closes, then releases the lock. */
+  /**
+   * Waits until this replica leads; it leads until the scope closes, then releases the lock. A service leads once at
+   * a time: a second leadership waits for the first to end.
+   */
   readonly leadership: Effect.Effect<Leadership, LeaderElectionError, Scope.Scope>
   /**
    * Waits until this replica leads, runs `effect`, releases, and returns `Some(result)`; `None` when leadership
-   * was lost first (the effect is then interrupted). The effect's own failure passes through unchanged.
+   * was lost first (the effect is then interrupted). The effect's own failure passes through unchanged. A service
+   * leads once at a time: a second call waits for the first to end, and a call nested in its own runAsLeader dies.
    */
   readonly runAsLeader: <A, E, R>(
     effect: Effect.Effect<A, E, R>
@@ -184,20 +189,33 @@ export class LeaderElection extends Context.Tag("effect-k8s-leader/LeaderElectio
   }
 }
 
+/** The elections whose `runAsLeader` the current fiber runs inside (forked fibers inherit it). */
+const insideRunAsLeader = globalValue(
+  Symbol.for("effect-k8s-leader/insideRunAsLeader"),
+  () => FiberRef.unsafeMake<ReadonlySet<Election>>(new Set())
+)
+
 const fromElection = (election: Election): LeaderElection["Type"] => ({
   leadership: election.leadership,
   leaderChanges: election.leaderChanges,
   status: election.status,
   runAsLeader: (effect) =>
-    Effect.scoped(
-      Effect.flatMap(election.leadership, (leadership) =>
-        // raceFirst: the effect's failure passes through, and on loss the effect is interrupted (and has
-        // finished its finalizers) before the lock is released.
-        Effect.raceFirst(
-          Effect.map(effect, Option.some),
-          Effect.as(leadership.ended, Option.none())
+    Effect.flatMap(FiberRef.get(insideRunAsLeader), (inside) =>
+      // A service leads once at a time: nested in its own runAsLeader, a second one would wait for itself forever.
+      inside.has(election)
+        ? Effect.dieMessage(
+          "runAsLeader was called inside a runAsLeader of the same LeaderElection service: it would wait for itself " +
+            "forever (a service leads once at a time). Run the inner effect directly: it already runs as the leader."
+        )
+        : Effect.scoped(
+          Effect.flatMap(election.leadership, (leadership) =>
+            // raceFirst: the effect's failure passes through, and on loss the effect is interrupted (and has
+            // finished its finalizers) before the lock is released.
+            Effect.raceFirst(
+              Effect.map(Effect.locally(effect, insideRunAsLeader, new Set([...inside, election])), Option.some),
+              Effect.as(leadership.ended, Option.none())
+            ))
         ))
-    )
 })
 
 /**

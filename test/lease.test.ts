@@ -1037,6 +1037,22 @@ describe("Lease lock", () => {
         expect(ca.count("update") - before).toBe(1)
       }))
 
+    test("runAsLeader nested in a runAsLeader of the same service dies with a message, instead of waiting forever", () =>
+      Effect.gen(function*() {
+        const ca = yield* candidate("a")
+        const exit = yield* Effect.exit(ca.election.runAsLeader(
+          // Forked fibers inherit the mark too.
+          Effect.flatMap(Effect.fork(ca.election.runAsLeader(Effect.void)), Fiber.join)
+        ))
+        expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+        expect(Exit.isFailure(exit) && Cause.pretty(exit.cause)).toContain("would wait for itself forever")
+        // Another service (another lock) nests fine.
+        const other = yield* candidate("a", undefined, "other-lock")
+        expect(yield* ca.election.runAsLeader(other.election.runAsLeader(Effect.succeed(1)))).toEqual(
+          Option.some(Option.some(1))
+        )
+      }))
+
     test("a watch that fails right after connecting is reconnected with backoff, not every 100 ms", () =>
       Effect.gen(function*() {
         const watcher = yield* candidate("watcher")
