@@ -150,4 +150,96 @@ describe.each(kinds)("leader for life on a $kind, real API server and garbage co
     }))
     expect(gone.reason).toBe("NotFound")
   })
+
+  it("an owner reference edited to another Pod ends the leadership at once, and the release spares the lock", async () => {
+    const lockName = unique("edited")
+    const outcome = await runs(Effect.gen(function*() {
+      yield* createPod("edited-a-" + lockName)
+      const other = yield* createPod("edited-b-" + lockName)
+      const locks = yield* lockService
+      const leads = yield* Deferred.make<void>()
+      const leader = yield* LeaderElection.runAsLeader(
+        Effect.zipRight(Deferred.succeed(leads, undefined), Effect.never)
+      )
+        .pipe(Effect.provide(election("edited-a-" + lockName, lockName)), Effect.fork)
+      yield* Deferred.await(leads)
+      const lock = yield* locks.get(lockName, "default")
+      const editedAt = monoNow()
+      yield* locks.replace({
+        ...lock,
+        metadata: {
+          ...lock.metadata,
+          ownerReferences: [{ apiVersion: "v1", kind: "Pod", name: other.metadata.name, uid: other.metadata.uid! }]
+        }
+      })
+      const result = yield* Fiber.join(leader)
+      const stoppedMs = (monoNow() - editedAt) / 1e6
+      const after = yield* locks.get(lockName, "default")
+      return { result, stoppedMs, ownerAfter: after.metadata.ownerReferences?.[0]?.name }
+    }))
+    expect(outcome.result).toEqual(Option.none())
+    expect(outcome.stoppedMs).toBeLessThan(1000)
+    expect(outcome.ownerAfter).toBe("edited-b-" + lockName)
+    console.log(`${lockKind.kind}: the leader stopped ${outcome.stoppedMs.toFixed(1)} ms after its owner was edited`)
+  })
+
+  it("a stale lock kept by a finalizer: the standby does not loop, and leads once the finalizer goes", async () => {
+    const lockName = unique("finalizer")
+    const outcome = await runs(Effect.gen(function*() {
+      const owner = yield* createPod("fin-owner-" + lockName)
+      yield* createPod("fin-c-" + lockName)
+      const shared = yield* lockService
+      const counted = { delete: 0, create: 0 }
+      const locks: ResourceService<KubernetesObject> = {
+        ...shared,
+        create: (object) => Effect.zipRight(Effect.sync(() => counted.create++), shared.create(object)),
+        delete: (name, namespace, options) =>
+          Effect.zipRight(Effect.sync(() => counted.delete++), shared.delete(name, namespace, options))
+      }
+      yield* shared.create({
+        ...(lockKind.kind === "LeaderLock" ? { apiVersion: "effect-k8s-leader.io/v1", kind: "LeaderLock" } : {}),
+        metadata: {
+          name: lockName,
+          namespace: "default",
+          finalizers: ["example.com/hold"],
+          ownerReferences: [{ apiVersion: "v1", kind: "Pod", name: owner.metadata.name, uid: owner.metadata.uid! }]
+        }
+      } as KubernetesObject)
+      yield* failPod(owner.metadata.name, "Evicted")
+      const standbyLayer = lockKind.lock(lockName).pipe(
+        Layer.provide(Layer.mergeAll(
+          layer,
+          ContextInfo.test({ namespace: "default", podName: "fin-c-" + lockName }),
+          lockKind.kind === "ConfigMap"
+            ? Layer.succeed(ConfigMaps, locks as ResourceService<any>)
+            : Layer.succeed(LeaderLocks, locks as ResourceService<any>)
+        ))
+      )
+      const leads = yield* Deferred.make<number>()
+      const standby = yield* LeaderElection.runAsLeader(
+        Effect.flatMap(Effect.sync(monoNow), (now) => Deferred.succeed(leads, now))
+      ).pipe(Effect.provide(standbyLayer), Effect.fork)
+      yield* Effect.sleep("4 seconds")
+      const waiting = !(yield* Deferred.isDone(leads))
+      const during = { ...counted }
+      // The finalizer's controller finishes: the object goes, and the standby leads on the watch event.
+      const held = yield* shared.get(lockName, "default")
+      const releasedAt = monoNow()
+      yield* shared.replace({ ...held, metadata: { ...held.metadata, finalizers: [] } } as KubernetesObject)
+      const ledAt = yield* Deferred.await(leads)
+      yield* Fiber.join(standby)
+      return { waiting, during, takeoverMs: (ledAt - releasedAt) / 1e6 }
+    }))
+    expect(outcome.waiting).toBe(true)
+    // 4 s on the default schedule (1, 2 s ...): a few attempts, not a loop.
+    expect(outcome.during.delete).toBeGreaterThanOrEqual(1)
+    expect(outcome.during.delete).toBeLessThanOrEqual(4)
+    expect(outcome.during.create).toBeLessThanOrEqual(5)
+    expect(outcome.takeoverMs).toBeLessThan(1000)
+    console.log(
+      `${lockKind.kind}: ${outcome.during.delete} deletes in 4 s behind a finalizer; led ${
+        outcome.takeoverMs.toFixed(1)
+      } ms after it went`
+    )
+  })
 })

@@ -148,4 +148,36 @@ describe("Lease lock on a real API server", () => {
     await kill(b, "SIGTERM")
     expect(overlaps(leadershipIntervals([a, b]))).toBe(false)
   })
+
+  it("the term strictly grows across handovers and the deletion and re-creation of the Lease (etcd's revision)", async () => {
+    const name = unique("term")
+    const terms = await run(
+      cluster.adminKubeconfig,
+      Effect.gen(function*() {
+        const lead = (identity: string) =>
+          LeaderElection.leadership.pipe(
+            Effect.map((leadership) => leadership.term),
+            Effect.scoped,
+            Effect.provide(
+              LeaderElection.leaseLock(name).pipe(
+                Layer.provide(ContextInfo.test({ namespace: "default", podName: identity }))
+              )
+            )
+          )
+        const leases = yield* Leases
+        const first = yield* lead("a")
+        const second = yield* lead("b")
+        yield* leases.delete(name, "default")
+        // Re-created: leaseTransitions starts from 0 again, the term does not.
+        const third = yield* lead("c")
+        const transitions = (yield* leases.get(name, "default")).spec?.leaseTransitions
+        yield* leases.delete(name, "default")
+        const fourth = yield* lead("a")
+        return { terms: [first, second, third, fourth], transitions }
+      })
+    )
+    expect(terms.transitions).toBe(0)
+    for (let i = 1; i < terms.terms.length; i++) expect(terms.terms[i]).toBeGreaterThan(terms.terms[i - 1]!)
+    console.log(`terms: ${terms.terms.join(", ")}`)
+  })
 })
