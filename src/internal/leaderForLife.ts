@@ -342,7 +342,11 @@ export const make = <T extends KubernetesObject>(
                         Effect.zipRight(
                           Effect.logWarning("deleted a lock of ours created after its request was aborted")
                         ),
-                        Effect.zipRight(SubscriptionRef.set(uncertainCreate, Option.none()))
+                        Effect.zipRight(SubscriptionRef.set(uncertainCreate, Option.none())),
+                        // NotFound or Conflict: it went or changed meanwhile; anything else: the next change retries.
+                        Effect.catchAll((error) =>
+                          Effect.logDebug(`deleting a late-created lock failed: ${error.message}`)
+                        )
                       )
                     )
                   )
