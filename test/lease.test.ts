@@ -969,6 +969,51 @@ describe("Lease lock", () => {
         expect(yield* b.startedAt).toBeGreaterThan(stoppedAt)
       }))
 
+    test("a Lease deleted while held: the leader stops at once, followers wait out the expiry they counted", () =>
+      Effect.gen(function*() {
+        const ca = yield* candidate("a")
+        const a = yield* forkLeader(ca)
+        yield* eventually("a leads", a.leads)
+        const b = yield* forkLeader(yield* candidate("b"))
+        yield* advance(3_000)
+        // A Go leader would re-create the Lease at its next renew and lead on: a follower that took the deletion
+        // for a release would lead beside it. So the deletion frees nothing before the expiry.
+        yield* ca.intercept(hang)
+        const lastRenew = ca.lastWrite()!
+        const deletedAt = yield* now
+        yield* Effect.flatMap(Leases, (leases) => leases.delete(lockName, ns))
+        yield* settle
+        expect(yield* a.interruptedAt).toBe(deletedAt)
+        yield* advanceTo(lastRenew + 15_000 - 1)
+        expect(yield* b.leads).toBe(false)
+        yield* advance(100)
+        expect(yield* b.startedAt).toBeLessThanOrEqual(lastRenew + 15_000)
+        expect(spec(yield* currentLease).holderIdentity).toBe("b")
+      }))
+
+    test("a foreign, shorter duration does not shorten the expiry a follower already counted", () =>
+      Effect.gen(function*() {
+        const ca = yield* candidate("a")
+        const a = yield* forkLeader(ca)
+        yield* eventually("a leads", a.leads)
+        const b = yield* forkLeader(yield* candidate("b"))
+        yield* advance(3_000)
+        yield* ca.intercept(hang)
+        const lastRenew = ca.lastWrite()!
+        const writtenAt = yield* now
+        yield* writeLease({ leaseDurationSeconds: 1 })
+        yield* advance(2_000)
+        // The leader stopped as soon as it saw the write: its shortened deadline, 1 s x 10 / 15 after its last
+        // renew began, had passed. The follower still waits for the expiry of a's last renew.
+        expect(lastRenew + Math.ceil(1_000 * 10 / 15)).toBeLessThan(writtenAt)
+        expect(yield* a.interruptedAt).toBe(writtenAt)
+        expect(yield* b.leads).toBe(false)
+        yield* advanceTo(lastRenew + 15_000 - 1)
+        expect(yield* b.leads).toBe(false)
+        yield* advance(100)
+        expect(yield* b.leads).toBe(true)
+      }))
+
     test("the term strictly grows across the deletion and re-creation of the Lease", () =>
       Effect.gen(function*() {
         const terms: Array<number> = []

@@ -9,12 +9,37 @@ import { observe } from "../observe.js"
 import { jittered, monotonicMillis } from "../time.js"
 import type { LeaseSettings } from "./settings.js"
 
-/** What this candidate last saw of the Lease, and when (on its own monotonic clock) the record last changed. */
+/** What this candidate last saw of the Lease, and until when (on its own monotonic clock) someone holds it. */
 export interface Observed {
   readonly lease: Option.Option<Lease>
+  /** When the record last changed. */
   readonly observedAt: number
   /** Counts changes of the record, to wait for the next one. */
   readonly version: number
+  /** Who holds the Lease for followers: the record's holder, or the last holder of a Lease deleted while held. */
+  readonly holder: string
+  /** Until when `holder` holds it (0: free). */
+  readonly heldUntil: number
+}
+
+/**
+ * client-go's rule, the record's holder holds the Lease until `observedTime + leaseDurationSeconds`, with one
+ * difference that only ever makes a follower wait longer: what a follower already counted is never shortened by a
+ * later write that keeps the holder (a foreign, shorter `leaseDurationSeconds`, or none), nor by the Lease being
+ * deleted. The holder itself may still be running until its own deadline: a Go leader notices either event only at
+ * its next renew, and its next renew writes its duration back, or re-creates the Lease. An empty holder (a release)
+ * is free at once.
+ */
+const judge = (current: Observed, lease: Option.Option<Lease>, now: number): Pick<Observed, "holder" | "heldUntil"> => {
+  if (Option.isNone(lease)) {
+    return current.heldUntil > now
+      ? { holder: current.holder, heldUntil: current.heldUntil }
+      : { holder: "", heldUntil: 0 }
+  }
+  const holder = holderOf(lease)
+  const until = now + (lease.value.spec?.leaseDurationSeconds ?? 0) * 1000
+  if (holder === "") return { holder, heldUntil: 0 }
+  return { holder, heldUntil: holder === current.holder ? Math.max(current.heldUntil, until) : until }
 }
 
 type LeaseSpec = NonNullable<Lease["spec"]>
@@ -47,7 +72,13 @@ export const makeObserver = (
   settings: LeaseSettings
 ): Effect.Effect<Observer, K8sError, Scope.Scope> =>
   Effect.gen(function*() {
-    const state = yield* SubscriptionRef.make<Observed>({ lease: Option.none(), observedAt: 0, version: 0 })
+    const state = yield* SubscriptionRef.make<Observed>({
+      lease: Option.none(),
+      observedAt: 0,
+      version: 0,
+      holder: "",
+      heldUntil: 0
+    })
     const ready = yield* Deferred.make<void>()
     const failed = yield* Deferred.make<never, K8sError>()
     const see = (lease: Option.Option<Lease>) =>
@@ -58,7 +89,9 @@ export const makeObserver = (
           }
           const changed = Option.isSome(lease) !== Option.isSome(current.lease) ||
             !sameRecord(Option.getOrUndefined(lease)?.spec, Option.getOrUndefined(current.lease)?.spec)
-          return changed ? { lease, observedAt: now, version: current.version + 1 } : { ...current, lease }
+          return changed
+            ? { lease, observedAt: now, version: current.version + 1, ...judge(current, lease, now) }
+            : { ...current, lease }
         }))
     yield* observe(leases, lockName, namespace, jittered(Schedule.spaced(settings.retryPeriod), 1, 2.2)).pipe(
       Stream.runForEach((lease) => Effect.zipRight(see(lease), Deferred.succeed(ready, undefined))),

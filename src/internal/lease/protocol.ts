@@ -71,14 +71,12 @@ export const makeProtocol = (
     Effect.gen(function*() {
       const seen = yield* observer.get
       const now = yield* monotonicMillis
+      // An empty holder, or a record first seen without a duration, is free at once (see `judge` in observer.ts).
+      if (seen.holder !== "" && seen.holder !== identity && now < seen.heldUntil) {
+        return { _tag: "Held", holder: seen.holder, expiresAt: seen.heldUntil } as const
+      }
       const holder = holderOf(seen.lease)
       const spec = Option.getOrUndefined(seen.lease)?.spec
-      const duration = spec?.leaseDurationSeconds ?? 0
-      const expiresAt = seen.observedAt + duration * 1000
-      // An empty holder, or a record without a duration, is free at once.
-      if (holder !== "" && holder !== identity && duration > 0 && now < expiresAt) {
-        return { _tag: "Held", holder, expiresAt } as const
-      }
       const startedAt = yield* monotonicMillis
       const time = yield* microTimeNow
       const written = Option.isNone(seen.lease)
