@@ -7,7 +7,7 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { lflScenarioArb, scenarioArb } from "./safety/arbitraries.js"
-import { simulateLease } from "./safety/leaseSim.js"
+import { rateBound, rateWindow, simulateLease } from "./safety/leaseSim.js"
 import { simulateLeaderForLife } from "./safety/lflSim.js"
 
 /**
@@ -28,7 +28,16 @@ const replay: Partial<fc.Parameters<unknown>> = {
   ...(process.env["SAFETY_NO_SHRINK"] === undefined ? {} : { endOnFailure: true })
 }
 
-const stats = { runs: 0, intervals: 0, faults: 0, worstRecovery: 0, simulatedMs: 0 }
+const stats = {
+  runs: 0,
+  intervals: 0,
+  faults: 0,
+  worstRecovery: 0,
+  simulatedMs: 0,
+  peakRequests: 0,
+  exits: 0,
+  byClass: {} as Record<string, number>
+}
 
 describe("safety (in memory, property-based)", () => {
   it("Lease: never two leaders, the hard deadline holds, and someone leads again after the last fault", async () => {
@@ -42,6 +51,11 @@ describe("safety (in memory, property-based)", () => {
         stats.intervals += outcome.intervals.length
         stats.faults += outcome.faults
         stats.simulatedMs += outcome.endOfRun
+        stats.peakRequests = Math.max(stats.peakRequests, outcome.peakRequests)
+        stats.exits += outcome.exits
+        for (const [kind, n] of Object.entries(outcome.faultsByClass)) {
+          stats.byClass[kind] = (stats.byClass[kind] ?? 0) + n
+        }
         if (outcome.recoveredAfter !== undefined) {
           stats.worstRecovery = Math.max(stats.worstRecovery, outcome.recoveredAfter / outcome.livenessBound)
         }
@@ -49,12 +63,16 @@ describe("safety (in memory, property-based)", () => {
       }),
       { numRuns: Number(process.env["SAFETY_RUNS"] ?? 500), ...replay }
     )
-    console.log(
+    process.stderr.write(
       `Lease: ${stats.runs} runs in ${
         Date.now() - started
       } ms, ${stats.intervals} leadership intervals, ${stats.faults} faults, ${
         Math.round(stats.simulatedMs / 1000)
-      } s simulated; worst recovery ${Math.round(stats.worstRecovery * 100)}% of the bound`
+      } s simulated; worst recovery ${
+        Math.round(stats.worstRecovery * 100)
+      }% of the bound; peak ${stats.peakRequests} requests of one process in ${rateWindow} ms (bound ${rateBound}); ${stats.exits} processes ended on injected defects or rotated credentials\nfaults by class: ${
+        JSON.stringify(stats.byClass)
+      }\n`
     )
     expect(stats.runs).toBeGreaterThan(0)
   }, 600_000)
@@ -75,10 +93,10 @@ describe("safety (in memory, property-based)", () => {
       }),
       { numRuns: Number(process.env["SAFETY_LFL_RUNS"] ?? 100), ...replay }
     )
-    console.log(
+    process.stderr.write(
       `leader for life: ${runs} runs in ${
         Date.now() - started
-      } ms, ${intervals} leadership intervals, ${instant} instant takeovers checked`
+      } ms, ${intervals} leadership intervals, ${instant} instant takeovers checked\n`
     )
   }, 600_000)
 })

@@ -52,7 +52,57 @@ const actionArb = (profile: Profile, horizon: number): fc.Arbitrary<Action> => {
       arbitrary: fc.record({ kind: fc.constant("partition" as const), at, slot, duration, dropWatch: fc.boolean() })
     },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant("pause" as const), at, slot, duration }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant("dropWatches" as const), at }) }
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant("dropWatches" as const), at }) },
+    // Ordinary events outside the protocol (issue 10): foreign writers, deletions, defects, flapping watches,
+    // late commits, rotated credentials.
+    {
+      weight: 3,
+      arbitrary: fc.record({
+        kind: fc.constant("foreignWrite" as const),
+        at,
+        field: fc.constantFrom(
+          "holder" as const,
+          "duration" as const,
+          "renewTime" as const,
+          "acquireTime" as const,
+          "transitions" as const,
+          "labels" as const
+        ),
+        value: fc.nat(1000)
+      })
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        kind: fc.constant("deleteLease" as const),
+        at,
+        recreate: fc.constantFrom("no" as const, "empty" as const, "snapshot" as const)
+      })
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant("defects" as const),
+        at,
+        slot,
+        duration,
+        percent,
+        interrupt: fc.boolean()
+      })
+    },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant("watchFlap" as const), at, slot, duration }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        kind: fc.constant("lateCommit" as const),
+        at,
+        slot,
+        duration,
+        percent,
+        delay: fc.integer({ min: 1, max: 2 * profile.requestTimeout })
+      })
+    },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant("rotateCredentials" as const), at, slot }) }
   )
 }
 
@@ -72,7 +122,8 @@ export const scenarioArb: fc.Arbitrary<Scenario> = fc.oneof(
       minLength: 5,
       maxLength: 5
     }),
-    actions: fc.array(actionArb(profile, 8 * profile.leaseDuration), { minLength: 1, maxLength: 30 })
+    actions: fc.array(actionArb(profile, 8 * profile.leaseDuration), { minLength: 1, maxLength: 30 }),
+    lanes: fc.integer({ min: 1, max: 3 })
   })
 )
 

@@ -15,7 +15,11 @@ export interface Interval {
   readonly slot: number
   /** Unique per process incarnation. */
   readonly incarnation: number
+  /** Which of the process's concurrent election loops (on one LeaderElection service) led. */
+  readonly lane: number
   readonly identity: string
+  /** `Leadership.term`, where the loop used the scoped `leadership` (runAsLeader does not show it). */
+  readonly term: number | undefined
   readonly start: Instant
   end: Instant | undefined
 }
@@ -53,14 +57,14 @@ export const activePieces = (interval: Interval, endOfRun: number, pauses: Reado
   return pieces.filter((piece) => lt(piece.start, piece.end))
 }
 
-/** Invariant 1: no two pieces of different incarnations overlap. */
+/** Invariant 1: no two pieces overlap, of different processes or of two loops of one process. */
 export const overlaps = (pieces: ReadonlyArray<Piece>): Array<string> => {
   const found: Array<string> = []
   for (let i = 0; i < pieces.length; i++) {
     for (let j = i + 1; j < pieces.length; j++) {
       const a = pieces[i]!
       const b = pieces[j]!
-      if (a.interval.incarnation === b.interval.incarnation) continue
+      if (a.interval.incarnation === b.interval.incarnation && a.interval.lane === b.interval.lane) continue
       if (leq(a.end, b.start) || leq(b.end, a.start)) continue
       found.push(
         `two leaders: ${a.interval.identity} [${show(a.start)}, ${show(a.end)}) and ${b.interval.identity} [${
@@ -86,4 +90,55 @@ export const recovery = (pieces: ReadonlyArray<Piece>, from: number, endOfRun: n
   }
   const covering = merged.find(([s, e]) => s <= endOfRun && e >= endOfRun)
   return covering === undefined ? undefined : Math.max(from, covering[0])
+}
+
+/** Invariant: each new leadership has a greater term than every leadership that started before it. */
+export const termViolations = (intervals: ReadonlyArray<Interval>): Array<string> => {
+  const found: Array<string> = []
+  const withTerm = intervals.filter((interval) => interval.term !== undefined).sort((a, b) =>
+    lt(a.start, b.start) ? -1 : 1
+  )
+  for (let i = 1; i < withTerm.length; i++) {
+    const [before, after] = [withTerm[i - 1]!, withTerm[i]!]
+    if (after.term! <= before.term!) {
+      found.push(
+        `the term did not grow: ${before.identity} led from ${
+          show(before.start)
+        } with term ${before.term}, then ${after.identity} from ${show(after.start)} with term ${after.term}`
+      )
+    }
+  }
+  return found
+}
+
+/**
+ * Invariant: a candidate's request rate stays bounded. `at` are the reference instants of its requests (watch
+ * openings included); in no window of `window` ms may there be more than `bound(from)` of them.
+ */
+export const rateViolations = (
+  who: string,
+  at: ReadonlyArray<number>,
+  window: number,
+  bound: (from: number) => number
+): Array<string> => {
+  let first = 0
+  for (let last = 0; last < at.length; last++) {
+    while (at[last]! - at[first]! >= window) first++
+    const count = last - first + 1
+    if (count > bound(at[first]!)) {
+      return [`${who} sent ${count} requests within ${window}ms from ${at[first]}ms (bound ${bound(at[first]!)})`]
+    }
+  }
+  return []
+}
+
+/** The most requests within any window of `window` ms. */
+export const peakRate = (at: ReadonlyArray<number>, window: number): number => {
+  let first = 0
+  let peak = 0
+  for (let last = 0; last < at.length; last++) {
+    while (at[last]! - at[first]! >= window) first++
+    peak = Math.max(peak, last - first + 1)
+  }
+  return peak
 }

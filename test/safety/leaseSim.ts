@@ -4,6 +4,7 @@
  * clock of the simulator. Returns what the invariants are checked on.
  */
 import {
+  Cause,
   Context,
   Deferred,
   Effect,
@@ -19,16 +20,27 @@ import {
   Stream
 } from "effect"
 import { ContextInfo } from "../../src/ContextInfo.js"
+import type { LeaderElectionError } from "../../src/errors.js"
 import { InMemoryCluster } from "../../src/InMemoryCluster.js"
 import { K8sError, type K8sVerb } from "../../src/K8sError.js"
 import { LeaderElection } from "../../src/LeaderElection.js"
 import { Leases } from "../../src/Leases.js"
-import type { Lease, ResourceService } from "../../src/resources.js"
-import { activePieces, type Interval, overlaps, type Piece, recovery } from "./intervals.js"
+import { formatMicroTime, type Lease, type ResourceService } from "../../src/resources.js"
+import {
+  activePieces,
+  type Interval,
+  overlaps,
+  peakRate,
+  type Piece,
+  rateViolations,
+  recovery,
+  termViolations
+} from "./intervals.js"
 import {
   blockedUntil,
   ceilDiv,
   DriftClock,
+  InjectedDefect,
   merge,
   prng,
   runFork,
@@ -108,6 +120,34 @@ export type Action =
   }
   | { readonly kind: "pause"; readonly at: number; readonly slot: number; readonly duration: number }
   | { readonly kind: "dropWatches"; readonly at: number }
+  /** Someone else (kubectl, GitOps) writes one field of the record, or a label, keeping the rest. */
+  | { readonly kind: "foreignWrite"; readonly at: number; readonly field: ForeignField; readonly value: number }
+  /** Someone else deletes the Lease; it may come back: empty, or as it was (a restored snapshot). */
+  | { readonly kind: "deleteLease"; readonly at: number; readonly recreate: "no" | "empty" | "snapshot" }
+  /** The slot's requests die (a bug in a wrapped service), or are interrupted from inside. */
+  | {
+    readonly kind: "defects"
+    readonly at: number
+    readonly slot: number
+    readonly duration: number
+    readonly percent: number
+    readonly interrupt: boolean
+  }
+  /** Every watch of the slot fails right after it connects (a 429 from API Priority and Fairness). */
+  | { readonly kind: "watchFlap"; readonly at: number; readonly slot: number; readonly duration: number }
+  /** The slot's writes time out on the client but the server commits them `delay` ms later. */
+  | {
+    readonly kind: "lateCommit"
+    readonly at: number
+    readonly slot: number
+    readonly duration: number
+    readonly percent: number
+    readonly delay: number
+  }
+  /** The slot's credentials are rotated under the running process, which cannot follow: 401 from then on. */
+  | { readonly kind: "rotateCredentials"; readonly at: number; readonly slot: number }
+
+export type ForeignField = "holder" | "duration" | "renewTime" | "acquireTime" | "transitions" | "labels"
 
 export interface Scenario {
   readonly seed: number
@@ -118,6 +158,8 @@ export interface Scenario {
   /** When each slot's first process starts (null: only on a `start` action); slot 0 always starts. */
   readonly initial: ReadonlyArray<number | null>
   readonly actions: ReadonlyArray<Action>
+  /** How many election loops each process runs at once on its one LeaderElection service (1 to 3). */
+  readonly lanes: number
 }
 
 export interface Outcome {
@@ -129,7 +171,12 @@ export interface Outcome {
   /** Reference ms from quietFrom until someone leads for good. */
   readonly recoveredAfter: number | undefined
   readonly faults: number
+  readonly faultsByClass: Readonly<Record<string, number>>
   readonly endOfRun: number
+  /** The most requests one process sent within any rate window. */
+  readonly peakRequests: number
+  /** Processes that ended on an injected defect, interruption or rotated credential, as real ones would. */
+  readonly exits: number
 }
 
 const namespace = "ops"
@@ -153,6 +200,11 @@ interface Incarnation {
   readonly slot: number
   readonly identity: string
   crashed: boolean
+  /** Its credentials were rotated away: every request answers 401. */
+  unauthorized: boolean
+  injectedInterrupts: number
+  /** Reference instants of every request it sent, watch openings included. */
+  readonly requests: Array<number>
   /** Reference instants at which requests writing us as the holder started, that answered with success. */
   readonly writes: Array<number>
   watchDrop: Deferred.Deferred<never, K8sError>
@@ -167,7 +219,21 @@ interface SlotFaults {
   readonly latency: Array<Extract<Action, { kind: "latency" }>>
   readonly conflicts: Array<Extract<Action, { kind: "conflicts" }>>
   readonly lostResponses: Array<Extract<Action, { kind: "lostResponses" }>>
+  readonly defects: Array<Extract<Action, { kind: "defects" }>>
+  readonly watchFlaps: Array<Extract<Action, { kind: "watchFlap" }>>
+  readonly lateCommits: Array<Extract<Action, { kind: "lateCommit" }>>
 }
+
+/**
+ * The rate bound (docs/safety.md): in any window of 5 s, one process sends at most 60 requests, plus 3 per loop for
+ * every foreign write or deletion of the Lease in that window (each may cost a renew, a re-read and a new watch).
+ */
+export const rateWindow = 5_000
+
+/** A process that ended on an injected fault is restarted this long after (reference ms). */
+const restartDelay = 1_000
+export const rateBound = 60
+export const ratePerForeignEvent = 3
 
 const within = (action: { readonly at: number; readonly duration: number }, t: number) =>
   action.at <= t && t < action.at + action.duration
@@ -189,7 +255,10 @@ export const simulateLease = (scenario: Scenario): Outcome => {
     errors: [],
     latency: [],
     conflicts: [],
-    lostResponses: []
+    lostResponses: [],
+    defects: [],
+    watchFlaps: [],
+    lateCommits: []
   }))
   const clocks = permille.map((rate, slot) =>
     new DriftClock(clock, rate, 1_000_000 * (slot + 1) + (scenario.seed & 0xffff), () => faults[slot]!.pauses)
@@ -216,6 +285,15 @@ export const simulateLease = (scenario: Scenario): Outcome => {
   const running: Array<Incarnation | undefined> = Array.from({ length: scenario.slots }, () => undefined)
   let seq = 0
   let faultCount = 0
+  let exits = 0
+  const faultsByClass: Record<string, number> = {}
+  const count = (kind: string) => {
+    faultCount++
+    faultsByClass[kind] = (faultsByClass[kind] ?? 0) + 1
+  }
+  /** Reference instants of foreign writes and deletions of the Lease, for the rate bound. */
+  const foreignAt: Array<number> = []
+  let intruders = 0
 
   const holdBlocked = (slot: number): Effect.Effect<void> =>
     Effect.suspend(() => {
@@ -233,16 +311,28 @@ export const simulateLease = (scenario: Scenario): Outcome => {
       Effect.gen(function*() {
         const issuedAt = clock.now
         if (inc.crashed) return yield* Effect.never
+        inc.requests.push(issuedAt)
         yield* holdBlocked(inc.slot)
         const t = clock.now
         const rnd = inc.random
+        if (inc.unauthorized) {
+          return yield* Effect.fail(k8sError(verb, "Unauthorized", 401, "injected: the credentials were rotated"))
+        }
+        const defect = slot.defects.find((a) => within(a, t))
+        if (defect !== undefined && rnd() * 100 < defect.percent) {
+          count("defects")
+          if (!defect.interrupt) return yield* Effect.die(new InjectedDefect())
+          inc.injectedInterrupts++
+          return yield* Effect.interrupt
+        }
         const latency = slot.latency.find((a) => within(a, t))
         const total = latency === undefined ? 0 : Math.floor(rnd() * latency.max)
+        if (total > 0) count("latency")
         const pre = Math.floor(rnd() * total)
         if (pre > 0) yield* clock.sleepMillis(pre)
         const error = slot.errors.find((a) => within(a, t))
         if (error !== undefined && rnd() * 100 < error.percent) {
-          faultCount++
+          count("errors")
           return yield* Effect.fail(
             error.reason === "Timeout"
               ? k8sError(verb, "Timeout", undefined, "injected: the request timed out")
@@ -252,8 +342,15 @@ export const simulateLease = (scenario: Scenario): Outcome => {
         const isWrite = verb === "create" || verb === "update"
         const conflict = slot.conflicts.find((a) => within(a, t))
         if (isWrite && conflict !== undefined && rnd() * 100 < conflict.percent) {
-          faultCount++
+          count("conflicts")
           return yield* Effect.fail(k8sError(verb, "Conflict", 409, "injected: the object has been modified"))
+        }
+        const late = slot.lateCommits.find((a) => within(a, t))
+        if (isWrite && late !== undefined && rnd() * 100 < late.percent) {
+          count("lateCommit")
+          // The client gives up at once; the server commits the write later, whatever the client did since.
+          yield* Effect.forkDaemon(Effect.zipRight(clock.sleepMillis(late.delay), Effect.either(proceed)))
+          return yield* Effect.fail(k8sError(verb, "Timeout", undefined, "injected: no answer; committed later"))
         }
         const lost = slot.lostResponses.find((a) => within(a, t))
         const lose = isWrite && lost !== undefined && rnd() * 100 < lost.percent
@@ -261,7 +358,7 @@ export const simulateLease = (scenario: Scenario): Outcome => {
         if (total - pre > 0) yield* clock.sleepMillis(total - pre)
         yield* holdBlocked(inc.slot)
         if (lose) {
-          faultCount++
+          count("lostResponses")
           return yield* Effect.fail(
             k8sError(verb, "Transport", undefined, "injected: connection reset after the write")
           )
@@ -278,8 +375,16 @@ export const simulateLease = (scenario: Scenario): Outcome => {
       watch: (name, ns, options) =>
         Stream.unwrap(Effect.gen(function*() {
           if (inc.crashed) return yield* Effect.never
+          inc.requests.push(clock.now)
           yield* holdBlocked(inc.slot)
           if (inc.crashed) return yield* Effect.never
+          if (inc.unauthorized) {
+            return Stream.fail(k8sError("watch", "Unauthorized", 401, "injected: the credentials were rotated"))
+          }
+          if (slot.watchFlaps.some((a) => within(a, clock.now))) {
+            count("watchFlap")
+            return Stream.fail(k8sError("watch", "ServerError", 429, "injected: too many requests"))
+          }
           return shared.watch(name, ns, options).pipe(
             Stream.mapEffect((event) => Effect.as(holdEvent, event)),
             Stream.interruptWhen(Deferred.await(inc.watchDrop))
@@ -301,6 +406,9 @@ export const simulateLease = (scenario: Scenario): Outcome => {
       slot,
       identity,
       crashed: false,
+      unauthorized: false,
+      injectedInterrupts: 0,
+      requests: [],
       writes: [],
       watchDrop: Deferred.unsafeMake(FiberId.none),
       random: prng((scenario.seed ^ Math.imul(id + 1, 0x9e3779b1)) >>> 0),
@@ -308,26 +416,30 @@ export const simulateLease = (scenario: Scenario): Outcome => {
     }
     incarnations.push(inc)
     running[slot] = inc
-    const leader = Effect.suspend(() => {
-      const interval: Interval = {
-        slot,
-        incarnation: id,
-        identity,
-        start: { t: clock.now, seq: seq++ },
-        end: undefined
-      }
-      intervals.push(interval)
-      return Effect.never.pipe(
-        Effect.onExit(() =>
-          Effect.sync(() => {
-            interval.end = { t: clock.now, seq: seq++ }
-          })
+    /** The protected effect of one loop: records its leadership interval until it is interrupted. */
+    const leader = (lane: number, term: number | undefined) =>
+      Effect.suspend(() => {
+        const interval: Interval = {
+          slot,
+          incarnation: id,
+          lane,
+          identity,
+          term,
+          start: { t: clock.now, seq: seq++ },
+          end: undefined
+        }
+        intervals.push(interval)
+        return Effect.never.pipe(
+          Effect.onExit(() =>
+            Effect.sync(() => {
+              interval.end = { t: clock.now, seq: seq++ }
+            })
+          )
         )
-      )
-    })
+      })
     const program = Effect.gen(function*() {
-      const election = yield* Effect.provide(
-        LeaderElection,
+      // Built in the process's scope, as a program's layers are.
+      const election = yield* Layer.build(
         LeaderElection.leaseLock(lockName, {
           leaseDuration: profile.leaseDuration,
           renewDeadline: profile.renewDeadline,
@@ -336,12 +448,44 @@ export const simulateLease = (scenario: Scenario): Outcome => {
           Layer.provide(Layer.succeed(Leases, leasesOf(inc))),
           Layer.provide(ContextInfo.test({ namespace, podName: identity }))
         )
-      )
-      yield* election.runAsLeader(leader).pipe(Effect.repeat({ while: Option.isNone }))
+      ).pipe(Effect.map(Context.get(LeaderElection)))
+      // Like an operator that logs who leads: its own watch, whose backoff a flapping watch puts to the test.
+      yield* Effect.forkScoped(Effect.ignore(Stream.runDrain(election.leaderChanges)))
+      // Loops on one service: runAsLeader, or the scoped leadership that shows the term (as runAsLeader is built).
+      const once = (lane: number): Effect.Effect<Option.Option<never>, LeaderElectionError> =>
+        lane === 0 && scenario.seed % 2 === 0
+          ? election.runAsLeader(leader(lane, undefined))
+          : Effect.scoped(
+            Effect.flatMap(election.leadership, (leadership) =>
+              Effect.raceFirst(
+                Effect.asSome(leader(lane, leadership.term)),
+                Effect.as(leadership.lost, Option.none())
+              ))
+          )
+      const loop = (lane: number) => Effect.repeat(once(lane), { while: Option.isNone })
+      yield* Effect.all(Array.from({ length: scenario.lanes }, (_, lane) => loop(lane)), { concurrency: "unbounded" })
     }).pipe(
+      Effect.scoped,
       Effect.catchAllCause((cause) =>
         Effect.sync(() => {
-          if (!inc.crashed) violations.push(`${identity} failed: ${String(cause)}`)
+          if (running[slot] === inc) running[slot] = undefined
+          if (inc.crashed) return
+          // A process ends like a real one on what was injected into it: a defect or an interruption from a
+          // service, or a 401 after its credentials were rotated. Anything else is a finding.
+          const injectedDefect = Option.exists(Cause.dieOption(cause), (defect) => defect instanceof InjectedDefect)
+          const injectedInterrupt = inc.injectedInterrupts > 0 && Cause.isInterruptedOnly(cause)
+          const rotated = inc.unauthorized &&
+            Option.exists(Cause.failureOption(cause), (error) => (error as K8sError).reason === "Unauthorized")
+          if (!(injectedDefect || injectedInterrupt || rotated)) {
+            return void violations.push(`${identity} failed: ${String(cause)}`)
+          }
+          // Its container is restarted (with fresh credentials) after a second, as a Deployment's would be.
+          exits++
+          runFork(
+            runtime,
+            scheduler,
+            Effect.zipRight(clock.sleepMillis(restartDelay), Effect.sync(() => start(slot, false)))
+          )
         })
       ),
       Effect.withClock(clocks[slot]!)
@@ -369,10 +513,12 @@ export const simulateLease = (scenario: Scenario): Outcome => {
       return
     }
     if (action.kind === "dropWatches") {
-      faultCount++
+      count("dropWatches")
       runFork(runtime, scheduler, cluster.dropWatches)
       return
     }
+    if (action.kind === "foreignWrite") return void runFork(runtime, scheduler, foreignWrite(action))
+    if (action.kind === "deleteLease") return void runFork(runtime, scheduler, deleteLease(action))
     const slot = resolve(action.slot)
     const mine = faults[slot]!
     const window = { from: action.at, to: action.at + durationOf(action) }
@@ -381,15 +527,15 @@ export const simulateLease = (scenario: Scenario): Outcome => {
         return start(slot, action.sameIdentity)
       case "stop":
       case "crash":
-        faultCount++
+        count(action.kind)
         return stop(slot, action.kind === "crash")
       case "pause":
-        faultCount++
+        count("pause")
         mine.pauses = merge([...mine.pauses, window])
         mine.blocked = merge([...mine.blocked, window])
         return
       case "partition": {
-        faultCount++
+        count("partition")
         mine.blocked = merge([...mine.blocked, window])
         const inc = running[slot]
         if (action.dropWatch && inc !== undefined) {
@@ -414,8 +560,61 @@ export const simulateLease = (scenario: Scenario): Outcome => {
       case "lostResponses":
         mine.lostResponses.push(action)
         return
+      case "defects":
+        mine.defects.push(action)
+        return
+      case "watchFlap":
+        mine.watchFlaps.push(action)
+        return
+      case "lateCommit":
+        mine.lateCommits.push(action)
+        return
+      case "rotateCredentials": {
+        const inc = running[slot]
+        if (inc !== undefined) {
+          count("rotateCredentials")
+          inc.unauthorized = true
+        }
+        return
+      }
     }
   }
+
+  /** What someone else writes: one field of the record, or a label; the rest as it was. */
+  const foreignWrite = (action: Extract<Action, { kind: "foreignWrite" }>) =>
+    Effect.gen(function*() {
+      const current = yield* shared.get(lockName, namespace)
+      const spec = current.spec ?? {}
+      const time = formatMicroTime(1_700_000_000_000 + action.value * 1000)
+      const fields: Record<Exclude<ForeignField, "labels">, NonNullable<Lease["spec"]>> = {
+        holder: { holderIdentity: `intruder-${++intruders}` },
+        // 0 (none) to a little under ours: shorter is what can hurt.
+        duration: { leaseDurationSeconds: action.value % Math.floor(profile.leaseDuration / 1000) },
+        renewTime: { renewTime: time },
+        acquireTime: { acquireTime: time },
+        transitions: { leaseTransitions: action.value }
+      }
+      yield* shared.replace(
+        action.field === "labels"
+          ? { ...current, metadata: { ...current.metadata, labels: { foreign: String(action.value) } } }
+          : { ...current, spec: { ...spec, ...fields[action.field] } }
+      )
+      count("foreignWrite")
+      foreignAt.push(clock.now)
+    }).pipe(Effect.ignore)
+
+  const deleteLease = (action: Extract<Action, { kind: "deleteLease" }>) =>
+    Effect.gen(function*() {
+      const current = yield* shared.get(lockName, namespace)
+      yield* shared.delete(lockName, namespace)
+      count("deleteLease")
+      foreignAt.push(clock.now)
+      if (action.recreate === "no") return
+      yield* shared.create({
+        metadata: { name: lockName, namespace },
+        ...(action.recreate === "snapshot" && current.spec !== undefined ? { spec: current.spec } : {})
+      })
+    }).pipe(Effect.ignore)
 
   const timeline: Array<Action | { readonly kind: "ensureRunning"; readonly at: number }> = [
     ...scenario.initial.flatMap((at, slot) =>
@@ -481,6 +680,40 @@ export const simulateLease = (scenario: Scenario): Outcome => {
     )
   }
 
+  // Invariant 4: the term strictly grows with each new leadership, across deletions and re-creations too.
+  violations.push(...termViolations(intervals))
+
+  // Invariant 5: every process's request rate stays bounded, whatever the faults.
+  let peakRequests = 0
+  for (const inc of incarnations) {
+    peakRequests = Math.max(peakRequests, peakRate(inc.requests, rateWindow))
+    const foreignNear = (from: number) => foreignAt.filter((at) => at >= from - rateWindow && at < from + rateWindow)
+    violations.push(
+      ...rateViolations(
+        inc.identity,
+        inc.requests,
+        rateWindow,
+        (from) => rateBound + ratePerForeignEvent * scenario.lanes * foreignNear(from).length
+      )
+    )
+  }
+
+  // Invariant 6: no lock left behind. Every process still running stops gracefully; the Lease must then name none
+  // of them (released: an empty holder), whatever happened before.
+  const stopping = running.filter((inc): inc is Incarnation => inc !== undefined)
+  for (const inc of stopping) runFork(runtime, scheduler, Fiber.interrupt(inc.fiber!))
+  scheduler.flush()
+  // No fault is active any more: let what the releases wait for (their requests, bounded by requestTimeout) happen.
+  while (clock.next() <= endOfRun + profile.requestTimeout) {
+    clock.wakeNext()
+    scheduler.flush()
+  }
+  const left = runNow(runtime, scheduler, Effect.option(shared.get(lockName, namespace)))
+  const holder = Option.getOrUndefined(left)?.spec?.holderIdentity ?? ""
+  if (stopping.some((inc) => inc.identity === holder)) {
+    violations.push(`the Lease still names ${holder} after it stopped gracefully`)
+  }
+
   return {
     violations,
     intervals,
@@ -488,6 +721,9 @@ export const simulateLease = (scenario: Scenario): Outcome => {
     livenessBound: bound,
     recoveredAfter: recovered === undefined ? undefined : recovered - quietFrom,
     faults: faultCount,
-    endOfRun
+    faultsByClass,
+    endOfRun,
+    peakRequests,
+    exits
   }
 }

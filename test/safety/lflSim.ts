@@ -139,7 +139,9 @@ export const simulateLeaderForLife = (scenario: LflScenario): LflOutcome => {
       const interval: Interval = {
         slot,
         incarnation: id,
+        lane: 0,
         identity: inc.pod,
+        term: undefined,
         start: { t: clock.now, seq: seq++ },
         end: undefined
       }

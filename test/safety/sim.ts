@@ -225,3 +225,10 @@ export const prng = (seed: number) => {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
+
+/** A defect a fault injects into a resource service: a process that dies of it exits, as a real one would. */
+export class InjectedDefect extends Error {
+  constructor() {
+    super("injected defect in a resource service")
+  }
+}

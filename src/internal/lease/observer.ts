@@ -26,9 +26,9 @@ export interface Observed {
  * client-go's rule, the record's holder holds the Lease until `observedTime + leaseDurationSeconds`, with one
  * difference that only ever makes a follower wait longer: what a follower already counted is never shortened by a
  * later write that keeps the holder (a foreign, shorter `leaseDurationSeconds`, or none), nor by the Lease being
- * deleted. The holder itself may still be running until its own deadline: a Go leader notices either event only at
- * its next renew, and its next renew writes its duration back, or re-creates the Lease. An empty holder (a release)
- * is free at once.
+ * deleted (and re-created empty). The holder itself may still be running until its own deadline: a Go leader notices
+ * either event only at its next renew, and its next renew writes its duration back, or re-creates the Lease. An empty
+ * holder written to the held Lease (a release) is free at once.
  */
 const judge = (current: Observed, lease: Option.Option<Lease>, now: number): Pick<Observed, "holder" | "heldUntil"> => {
   if (Option.isNone(lease)) {
@@ -38,7 +38,13 @@ const judge = (current: Observed, lease: Option.Option<Lease>, now: number): Pic
   }
   const holder = holderOf(lease)
   const until = now + (lease.value.spec?.leaseDurationSeconds ?? 0) * 1000
-  if (holder === "") return { holder, heldUntil: 0 }
+  // A release is a write to the held Lease; a new Lease object with no holder (deleted and re-created) is not.
+  const recreated = Option.isNone(current.lease) || current.lease.value.metadata.uid !== lease.value.metadata.uid
+  if (holder === "") {
+    return recreated && current.heldUntil > now
+      ? { holder: current.holder, heldUntil: current.heldUntil }
+      : { holder, heldUntil: 0 }
+  }
   return { holder, heldUntil: holder === current.holder ? Math.max(current.heldUntil, until) : until }
 }
 
