@@ -20,9 +20,25 @@ interface Connection {
   readonly options: https.RequestOptions
 }
 
-// The credentials (a token file, an exec plugin) may rotate, so they are applied again after this long; the
-// TLS connection itself is kept alive in one agent for the client's lifetime.
+// The credentials (a token file, an exec plugin, client certificate files) may rotate, so they are applied again
+// after this long, and at once after a 401. Connections are kept alive in one agent until the TLS material changes.
 const credentialsTtlMillis = 10_000
+
+type Tls = Pick<https.AgentOptions, "ca" | "cert" | "key" | "pfx" | "passphrase" | "servername" | "rejectUnauthorized">
+const tlsKeys = ["ca", "cert", "key", "pfx", "passphrase", "servername", "rejectUnauthorized"] as const
+
+const sameMaterial = (a: unknown, b: unknown): boolean =>
+  Buffer.isBuffer(a) && Buffer.isBuffer(b)
+    ? a.equals(b)
+    : Array.isArray(a) && Array.isArray(b)
+    ? a.length === b.length && a.every((item, i) => sameMaterial(item, b[i]))
+    : a === b
+
+/** An agent whose TLS material was replaced: its open requests and watches finish, its idle sockets close. */
+const retire = (agent: http.Agent) => {
+  ;(agent as { keepAlive?: boolean }).keepAlive = false
+  for (const sockets of Object.values(agent.freeSockets)) for (const socket of sockets ?? []) socket.destroy()
+}
 
 /** @internal */
 export const makeTransport = (kubeConfig: KubeConfig, requestTimeout: Duration.Duration) => {
@@ -32,28 +48,34 @@ export const makeTransport = (kubeConfig: KubeConfig, requestTimeout: Duration.D
   }
   const url = new URL(cluster.server)
   const isHttps = url.protocol === "https:"
-  let agent: http.Agent | undefined
+  let agent: { readonly agent: http.Agent; readonly tls: Tls } | undefined
+  const retired: Array<http.Agent> = []
   let cached: { readonly at: number; readonly connection: Promise<Connection> } | undefined
 
-  const connection = (): Promise<Connection> => {
+  /** The connection settings; `refresh` applies the credentials again now (after a 401), not only after the TTL. */
+  const connection = (refresh = false): Promise<Connection> => {
     const now = Date.now()
-    if (cached === undefined || now - cached.at > credentialsTtlMillis) {
+    if (cached === undefined || refresh || now - cached.at > credentialsTtlMillis) {
       const connection = (async () => {
         const options: https.RequestOptions = {}
         await kubeConfig.applyToHTTPSOptions(options)
-        if (agent === undefined) {
-          const tls = {
-            ca: options.ca,
-            cert: options.cert,
-            key: options.key,
-            pfx: options.pfx,
-            passphrase: options.passphrase,
-            servername: options.servername,
-            ...(options.rejectUnauthorized !== undefined ? { rejectUnauthorized: options.rejectUnauthorized } : {})
+        const tls: Tls = Object.fromEntries(
+          tlsKeys.flatMap((key) => options[key] === undefined ? [] : [[key, options[key]]])
+        )
+        // A rotated client certificate, key or CA needs new connections: keep-alive ones carry the old.
+        if (agent === undefined || !tlsKeys.every((key) => sameMaterial(agent!.tls[key], tls[key]))) {
+          if (agent !== undefined) {
+            retire(agent.agent)
+            retired.push(agent.agent)
           }
-          agent = isHttps
-            ? new https.Agent({ keepAlive: true, ...stripUndefined(tls) })
-            : new http.Agent({ keepAlive: true })
+          for (const old of retired.splice(0)) {
+            if (Object.keys(old.sockets).length > 0) retired.push(old)
+            else old.destroy()
+          }
+          agent = {
+            agent: isHttps ? new https.Agent({ keepAlive: true, ...tls }) : new http.Agent({ keepAlive: true }),
+            tls
+          }
         }
         const headers: Record<string, string> = {}
         for (const [key, value] of Object.entries(options.headers ?? {})) {
@@ -64,7 +86,7 @@ export const makeTransport = (kubeConfig: KubeConfig, requestTimeout: Duration.D
         if (typeof options.auth === "string" && options.auth !== ":" && !options.auth.startsWith("undefined")) {
           headers["Authorization"] = `Basic ${Buffer.from(options.auth).toString("base64")}`
         }
-        return { url, options: { agent, headers } }
+        return { url, options: { agent: agent.agent, headers } }
       })()
       cached = { at: now, connection }
       connection.catch(() => {
@@ -74,8 +96,13 @@ export const makeTransport = (kubeConfig: KubeConfig, requestTimeout: Duration.D
     return cached.connection
   }
 
-  const open = (request: HttpRequest, signal: AbortSignal, watch: boolean): Promise<http.IncomingMessage> =>
-    connection().then((conn) =>
+  const openOnce = (
+    request: HttpRequest,
+    signal: AbortSignal,
+    watch: boolean,
+    refresh: boolean
+  ): Promise<http.IncomingMessage> =>
+    connection(refresh).then((conn) =>
       new Promise<http.IncomingMessage>((resolve, reject) => {
         const target = new URL(request.path, conn.url)
         for (const [key, value] of Object.entries(request.query ?? {})) target.searchParams.set(key, value)
@@ -100,6 +127,17 @@ export const makeTransport = (kubeConfig: KubeConfig, requestTimeout: Duration.D
         req.end(body)
       })
     )
+
+  /**
+   * Opens a request; on a 401, applies the credentials again at once and tries once more (client-go does the same
+   * for exec plugins): a rotated token or certificate is then used without waiting for the TTL. A second 401 stands.
+   */
+  const open = (request: HttpRequest, signal: AbortSignal, watch: boolean): Promise<http.IncomingMessage> =>
+    openOnce(request, signal, watch, false).then((response) => {
+      if (response.statusCode !== 401) return response
+      response.resume()
+      return openOnce(request, signal, watch, true)
+    })
 
   const transportError = (info: K8sRequestInfo) => (cause: unknown) =>
     cause instanceof K8sError ? cause : new K8sError({
@@ -176,10 +214,10 @@ export const makeTransport = (kubeConfig: KubeConfig, requestTimeout: Duration.D
       return Effect.sync(() => controller.abort())
     })
 
-  const close = () => agent?.destroy()
+  const close = () => {
+    agent?.agent.destroy()
+    for (const old of retired) old.destroy()
+  }
 
   return { request, watch, close } as const
 }
-
-const stripUndefined = <A extends Record<string, unknown>>(record: A): A =>
-  Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined)) as A
