@@ -92,6 +92,8 @@ const make = Effect.gen(function*() {
   const history: Array<Change> = []
   let resourceVersion = 0
   let uidCounter = 0
+  /** The Clock's time at the current request, for the timestamps the server sets. */
+  let now = 0
   const changes = yield* PubSub.unbounded<Change>()
   const interceptor = yield* Ref.make<Interceptor | undefined>(undefined)
   const dropSignal = yield* Ref.make(yield* Deferred.make<never, K8sError>())
@@ -129,16 +131,39 @@ const make = Effect.gen(function*() {
     const uid = stored.object.metadata.uid
     for (const dependent of [...store.values()]) {
       if (dependent.object.metadata.ownerReferences?.some((ref) => ref.uid === uid) && store.has(dependent.key)) {
-        published.push(...remove(dependent))
+        published.push(...requestDeletion(dependent, now))
       }
     }
     return published
   }
 
+  /**
+   * A deletion as the API server performs it: an object with finalizers only gets its `deletionTimestamp` (once) and
+   * stays until an update removes the last finalizer; any other object goes at once, with what it owns.
+   */
+  const requestDeletion = (stored: Stored, now: number): Array<Change> => {
+    if ((stored.object.metadata.finalizers ?? []).length === 0) return remove(stored)
+    if (stored.object.metadata.deletionTimestamp !== undefined) return []
+    resourceVersion += 1
+    const marked: Stored = {
+      ...stored,
+      object: {
+        ...stored.object,
+        metadata: {
+          ...stored.object.metadata,
+          deletionTimestamp: new Date(now).toISOString().replace(/\.\d+Z$/, "Z"),
+          resourceVersion: String(resourceVersion)
+        }
+      }
+    }
+    store.set(stored.key, marked)
+    return [publish(marked, "MODIFIED")]
+  }
+
   /** The garbage collector removes at once an object whose owning Pod does not exist. */
   const collectOrphan = (stored: Stored): Array<Change> =>
     stored.object.metadata.ownerReferences?.some((ref) => ref.kind === "Pod" && !isLiveUid(ref.uid))
-      ? remove(stored)
+      ? requestDeletion(stored, now)
       : []
 
   const serviceFor = <T extends KubernetesObject>(kind: ResourceKind<T>): ResourceService<T> => {
@@ -151,7 +176,8 @@ const make = Effect.gen(function*() {
       name: string,
       perform: () => { readonly result: A; readonly changes?: ReadonlyArray<Change> }
     ): Effect.Effect<A, K8sError> => {
-      const proceed = Effect.suspend(() => {
+      const proceed = Effect.flatMap(Clock.currentTimeMillis, (millis) => {
+        now = millis
         try {
           const { changes: published = [], result } = perform()
           return Effect.as(PubSub.publishAll(changes, published), result)
@@ -241,12 +267,21 @@ const make = Effect.gen(function*() {
             ...structuredClone(object.metadata),
             uid: current.object.metadata.uid,
             creationTimestamp: current.object.metadata.creationTimestamp,
-            resourceVersion: String(resourceVersion)
+            resourceVersion: String(resourceVersion),
+            ...(current.object.metadata.deletionTimestamp !== undefined
+              ? { deletionTimestamp: current.object.metadata.deletionTimestamp }
+              : {})
           }
         } as KubernetesObject
         const stored = { key, kind, object: updated }
         store.set(key, stored)
-        return { result: copy(updated), changes: [publish(stored, "MODIFIED"), ...collectOrphan(stored)] }
+        // The update that removes the last finalizer of an object being deleted completes its deletion.
+        const finished = updated.metadata.deletionTimestamp !== undefined &&
+          (updated.metadata.finalizers ?? []).length === 0
+        return {
+          result: copy(updated),
+          changes: [publish(stored, "MODIFIED"), ...(finished ? remove(stored) : collectOrphan(stored))]
+        }
       })
     }
 
@@ -271,7 +306,7 @@ const make = Effect.gen(function*() {
             `Precondition failed: ResourceVersion in precondition: ${expectedVersion}, ResourceVersion in object meta: ${current.object.metadata.resourceVersion}`
           )
         }
-        return { result: undefined, changes: remove(current) }
+        return { result: undefined, changes: requestDeletion(current, now) }
       })
 
     const watch: ResourceService<T>["watch"] = (name, namespace, options) =>

@@ -36,6 +36,7 @@ export const ObjectMeta = Schema.Struct({
   generation: Schema.optional(Schema.Number),
   creationTimestamp: Schema.optional(Schema.String),
   deletionTimestamp: Schema.optional(Schema.String),
+  finalizers: Schema.optional(Schema.Array(Schema.String)),
   labels: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
   annotations: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
   ownerReferences: Schema.optional(Schema.Array(OwnerReference))

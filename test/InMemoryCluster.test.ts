@@ -54,6 +54,38 @@ describe("InMemoryCluster", () => {
       expect(Number(recreated.metadata.resourceVersion)).toBeGreaterThan(Number(again.metadata.resourceVersion))
     })))
 
+  it.effect("finalizers: a delete marks the object (deletionTimestamp, once) and it stays until the last one goes", () =>
+    Effect.gen(function*() {
+      const configMaps = yield* ConfigMaps
+      const pods = yield* Pods
+      const owner = yield* pods.create({ metadata: { name: "owner", namespace: ns } })
+      const created = yield* configMaps.create({
+        metadata: {
+          name: "cm",
+          namespace: ns,
+          finalizers: ["example.com/hold"],
+          ownerReferences: [{ apiVersion: "v1", kind: "Pod", name: "owner", uid: owner.metadata.uid! }]
+        }
+      })
+      const events = yield* configMaps.watch("cm", ns, { resourceVersion: created.metadata.resourceVersion! }).pipe(
+        Stream.take(3),
+        Stream.runCollect,
+        Effect.fork
+      )
+      yield* configMaps.delete("cm", ns)
+      const marked = yield* configMaps.get("cm", ns)
+      expect(marked.metadata.deletionTimestamp).toBeDefined()
+      // A second delete, and the garbage collector (the owner goes), change nothing more.
+      yield* configMaps.delete("cm", ns)
+      yield* pods.delete("owner", ns)
+      expect((yield* configMaps.get("cm", ns)).metadata.resourceVersion).toBe(marked.metadata.resourceVersion)
+      // An update keeps the deletionTimestamp; the one that removes the last finalizer deletes the object.
+      yield* configMaps.replace({ ...marked, metadata: { ...marked.metadata, finalizers: [] } })
+      expect((yield* failureOf(configMaps.get("cm", ns))).reason).toBe("NotFound")
+      const seen = Chunk.toReadonlyArray(yield* Fiber.join(events))
+      expect(seen.map((event) => event.type)).toEqual(["MODIFIED", "MODIFIED", "DELETED"])
+    }).pipe(withCluster))
+
   it.effect("ignores a uid or resourceVersion sent on create", () =>
     withCluster(Effect.gen(function*() {
       const configMaps = yield* ConfigMaps
