@@ -635,7 +635,12 @@ const leaderForLifeSuite = (kind: LockKind) =>
         yield* eventually("runAsLeader ends", isDone(fiber))
         expect(yield* Fiber.join(fiber)).toEqual(Option.none())
         expect(yield* Deferred.isDone(interrupted)).toBe(true)
-        // The standby is then free to lead; the former leader's release did not delete its lock.
+        // The lock went while its holder's Pod runs: the standby gives the holder 1 s to notice, then leads; the
+        // former leader's release did not delete its lock.
+        yield* TestClock.adjust("999 millis")
+        yield* settle
+        expect(yield* standby.leads).toBe(false)
+        yield* TestClock.adjust("1 millis")
         yield* eventually("op-1 leads", standby.leads)
         yield* settle
         expect(yield* lockOwner).toEqual(Option.some("op-1"))
@@ -739,7 +744,7 @@ const leaderForLifeSuite = (kind: LockKind) =>
         yield* settle
         yield* TestClock.adjust("2 minutes")
         yield* (yield* InMemoryCluster).dropWatches
-        // The watch reconnects after its own short backoff (100 ms, jittered), well before the lock's retry.
+        // The watch reconnects after its own short backoff (500 ms, jittered), well before the lock's retry.
         yield* TestClock.adjust("1 second")
         expect(yield* second.leads).toBe(false)
         // The leader did not lose its leadership over a dropped watch.

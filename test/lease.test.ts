@@ -1105,7 +1105,7 @@ describe("Lease lock", () => {
         yield* watcher.failWatches(k8sError("watch", "ServerError", 429, "throttled by API Priority and Fairness"))
         const changes = yield* Effect.fork(Stream.runDrain(watcher.election.leaderChanges))
         yield* advance(60_000, 250)
-        // leaderChanges uses the default schedule: 100 ms doubling to 30 s: about 10 reconnections in a minute.
+        // leaderChanges uses the default schedule: 500 ms doubling to 30 s: about 7 reconnections in a minute.
         const gets = watcher.count("get")
         expect(gets).toBeGreaterThan(3)
         expect(gets).toBeLessThanOrEqual(12)

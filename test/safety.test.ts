@@ -82,6 +82,9 @@ describe("safety (in memory, property-based)", () => {
     let runs = 0
     let intervals = 0
     let instant = 0
+    let peak = 0
+    let exits = 0
+    const byClass: Record<string, number> = {}
     await fc.assert(
       fc.asyncProperty(lflScenarioArb, async (scenario) => {
         await new Promise((resolve) => setImmediate(resolve))
@@ -89,6 +92,9 @@ describe("safety (in memory, property-based)", () => {
         runs++
         intervals += outcome.intervals.length
         instant += outcome.instantTakeovers
+        peak = Math.max(peak, outcome.peakRequests)
+        exits += outcome.exits
+        for (const [kind, n] of Object.entries(outcome.faultsByClass)) byClass[kind] = (byClass[kind] ?? 0) + n
         if (outcome.violations.length > 0) throw new Error(outcome.violations.join("\n"))
       }),
       { numRuns: Number(process.env["SAFETY_LFL_RUNS"] ?? 100), ...replay }
@@ -96,7 +102,9 @@ describe("safety (in memory, property-based)", () => {
     process.stderr.write(
       `leader for life: ${runs} runs in ${
         Date.now() - started
-      } ms, ${intervals} leadership intervals, ${instant} instant takeovers checked\n`
+      } ms, ${intervals} leadership intervals, ${instant} instant takeovers checked; peak ${peak} requests of one process in ${rateWindow} ms (bound ${rateBound}); ${exits} processes ended on injected faults\nfaults by class: ${
+        JSON.stringify(byClass)
+      }\n`
     )
   }, 600_000)
 })

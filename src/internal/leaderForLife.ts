@@ -45,11 +45,25 @@ export interface LeaderForLifeOptions {
   readonly deleteLockOnRelease?: boolean | undefined
 }
 
+/**
+ * How long a follower waits after a lock was deleted while its holder's Pod runs (not by the garbage collector, not
+ * released): time for the holder to see the deletion on its watch and stop, which takes milliseconds.
+ */
+const holderGrace = Duration.seconds(1)
+
 /** A release that cannot finish in this time is abandoned: the lock still goes with the Pod. */
 const releaseTimeout = Duration.seconds(10)
 
 /** Marks a lock re-entered by its owner Pod with a write of ours, so that the new leadership gets a greater term. */
 const reenteredAnnotation = "effect-k8s-leader.io/reentered-at"
+
+/**
+ * Marks a lock its leader is about to delete on release: a follower takes a released lock at once, while it gives the
+ * holder of a lock deleted by someone else `holderGrace` to notice.
+ */
+const releasedAnnotation = "effect-k8s-leader.io/released-at"
+
+const isReleased = (object: KubernetesObject) => object.metadata.annotations?.[releasedAnnotation] !== undefined
 
 /** 1, 2, 4, 8, 16, 30, 30... seconds, each jittered by 0.8 to 1.2. */
 export const defaultRetrySchedule: Schedule.Schedule<unknown, unknown> = Schedule.exponential("1 second", 2).pipe(
@@ -68,10 +82,10 @@ type Attempt<T> =
 const podOwner = (object: KubernetesObject): OwnerReference | undefined =>
   object.metadata.ownerReferences?.find((ref) => ref.kind === "Pod" && ref.apiVersion === "v1")
 
-const optional = <A>(request: Effect.Effect<A, K8sError>) =>
+const optional = <A>(request: Effect.Effect<A, K8sError>): Effect.Effect<Option.Option<A>, K8sError> =>
   request.pipe(
     Effect.map(Option.some),
-    Effect.catchIf((error) => error.reason === "NotFound", () => Effect.succeedNone)
+    Effect.catchIf((error) => error.reason === "NotFound", () => Effect.succeed(Option.none<A>()))
   )
 
 /** @internal */
@@ -156,6 +170,10 @@ export const make = <T extends KubernetesObject>(
         if (lock.metadata.deletionTimestamp !== undefined) {
           return { _tag: "Held", holder, holderPodGone: true } as const
         }
+        // Released by its leader, the delete follows: wait for it on the lock's watch alone.
+        if (isReleased(lock) && holder?.uid !== owner.uid) {
+          return { _tag: "Held", holder, holderPodGone: true } as const
+        }
         // The uid, never only the name: a Pod re-created with our name is not the owner.
         if (holder?.uid === owner.uid) {
           const written = yield* reenter(lock).pipe(Effect.either)
@@ -205,15 +223,31 @@ export const make = <T extends KubernetesObject>(
     const holderLeaves = (holder: OwnerReference | undefined, holderPodGone: boolean) =>
       Effect.raceFirst(
         observe(locks, lockName, namespace).pipe(
-          Stream.filter((lock) => Option.isNone(lock) || podOwner(lock.value)?.uid !== holder?.uid),
-          Stream.runHead
+          Stream.filter((lock) =>
+            Option.isNone(lock) || podOwner(lock.value)?.uid !== holder?.uid ||
+            (!holderPodGone && isReleased(lock.value))
+          ),
+          Stream.runHead,
+          Effect.map(Option.flatten)
         ),
         holder === undefined || holderPodGone ? Effect.never : observe(pods, holder.name, namespace).pipe(
           Stream.filter((pod) =>
             Option.isNone(pod) || pod.value.metadata.uid !== holder.uid || isTerminated(pod.value)
           ),
-          Stream.runHead
+          Stream.runHead,
+          Effect.as(Option.none<T>())
         )
+      )
+
+    /**
+     * A lock deleted while its holder's Pod still runs was not freed by the garbage collector (it deletes only what
+     * a gone Pod owned): someone deleted it by hand, and the holder may still be leading until its watch shows it.
+     * Give it `holderGrace` to see that and stop; the garbage collector's case stays immediate.
+     */
+    const holderStillRuns = (holder: OwnerReference) =>
+      optional(pods.get(holder.name, namespace)).pipe(
+        Effect.map(Option.exists((pod) => pod.metadata.uid === holder.uid && !isTerminated(pod))),
+        Effect.orElseSucceed(() => true)
       )
 
     const acquire: Lock<T>["acquire"] = Effect.gen(function*() {
@@ -262,7 +296,22 @@ export const make = <T extends KubernetesObject>(
             lastHolder = holder
             yield* retry.reset
           }
-          yield* Effect.raceFirst(holderLeaves(outcome.holder, outcome.holderPodGone), backOff(holder))
+          const left = yield* Effect.raceFirst(
+            Effect.map(
+              holderLeaves(outcome.holder, outcome.holderPodGone),
+              (lock) => ({ lockGone: Option.isNone(lock) })
+            ),
+            Effect.as(backOff(holder), { lockGone: false })
+          )
+          if (
+            left.lockGone && outcome.holder !== undefined && !outcome.holderPodGone &&
+            (yield* holderStillRuns(outcome.holder))
+          ) {
+            yield* Effect.logInfo(
+              `the lock was deleted while ${holder} runs; giving it ${Duration.format(holderGrace)} to stop`
+            )
+            yield* Effect.sleep(holderGrace)
+          }
         }
       }
     }).pipe(
@@ -301,8 +350,26 @@ export const make = <T extends KubernetesObject>(
             Option.isNone(current) || current.value.metadata.uid !== held.metadata.uid ||
             podOwner(current.value)?.uid !== podOwner(held)?.uid
           ) return yield* Effect.logInfo("released: the lock was already gone or no longer ours")
+          // Mark it released first, so that followers take it at once (see `holderStillRuns`).
+          const marked = yield* locks.replace({
+            ...current.value,
+            metadata: {
+              ...current.value.metadata,
+              annotations: {
+                ...current.value.metadata.annotations,
+                [releasedAnnotation]: new Date(yield* Clock.currentTimeMillis).toISOString()
+              }
+            }
+          }).pipe(Effect.either)
+          if (marked._tag === "Left" && marked.left.reason === "Conflict") continue
+          // A Role without `update` (as shipped before 0.2): delete it unmarked; followers then wait `holderGrace`.
+          if (marked._tag === "Left" && marked.left.reason !== "Forbidden") return yield* marked.left
+          if (marked._tag === "Left") {
+            yield* Effect.logWarning(`marking the lock released failed: ${marked.left.message}`)
+          }
+          const version = marked._tag === "Right" ? marked.right.metadata : current.value.metadata
           const deleted = yield* locks.delete(lockName, namespace, {
-            preconditions: { uid: current.value.metadata.uid, resourceVersion: current.value.metadata.resourceVersion }
+            preconditions: { uid: version.uid, resourceVersion: version.resourceVersion }
           }).pipe(Effect.either)
           if (deleted._tag === "Right" || deleted.left.reason === "NotFound") return yield* Effect.logInfo("released")
           if (deleted.left.reason !== "Conflict") return yield* deleted.left

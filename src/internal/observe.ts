@@ -3,8 +3,8 @@ import { isPermanent, type K8sError } from "../K8sError.js"
 import type { KubernetesObject, ResourceService } from "../resources.js"
 import { jittered, monotonicMillis } from "./time.js"
 
-/** Reconnects a lost watch after 100 ms, doubling up to 30 s, jittered. */
-export const defaultReconnectSchedule: Schedule.Schedule<unknown, unknown> = Schedule.exponential("100 millis", 2).pipe(
+/** Reconnects a lost watch after 500 ms, doubling up to 30 s, jittered (client-go's reflector starts at 800 ms). */
+export const defaultReconnectSchedule: Schedule.Schedule<unknown, unknown> = Schedule.exponential("500 millis", 2).pipe(
   Schedule.union(Schedule.spaced("30 seconds")),
   (schedule) => jittered(schedule)
 )

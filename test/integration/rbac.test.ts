@@ -242,4 +242,16 @@ describe("least-privilege RBAC from deploy/rbac/", () => {
     expect(exit).toEqual(Exit.succeed(Option.some("led")))
     expect(logs.some((line) => line.includes(`Forbidden: delete ${resourceName(resource)}`))).toBe(true)
   })
+
+  it("configmap lock without update: the release cannot mark the lock released, logs it, and deletes it all the same", async () => {
+    const logs: Array<string> = []
+    const exit = await runCase({
+      lock: "configmap",
+      user: "user-2",
+      remove: { resource: "configmaps", verb: "update" }
+    }, logs)
+    expect(exit).toEqual(Exit.succeed(Option.some("led")))
+    expect(logs.some((line) => line.includes("Forbidden: update configmaps"))).toBe(true)
+    expect(logs.some((line) => line === "released")).toBe(true)
+  })
 })

@@ -127,6 +127,10 @@ export const scenarioArb: fc.Arbitrary<Scenario> = fc.oneof(
   })
 )
 
+const lflAt = fc.integer({ min: 0, max: 120_000 })
+// 0 to 3: a slot; 4 (lflLeaderSlot): the leader's.
+const lflSlot = fc.oneof(fc.nat(3), fc.constant(lflLeaderSlot))
+
 const lflActionArb: fc.Arbitrary<LflAction> = fc.oneof(
   {
     weight: 3,
@@ -155,11 +159,63 @@ const lflActionArb: fc.Arbitrary<LflAction> = fc.oneof(
       duration: fc.integer({ min: 100, max: 20_000 }),
       percent: fc.integer({ min: 10, max: 100 })
     })
-  }
+  },
+  // Ordinary events outside the protocol (issue 10).
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("evict" as const),
+      at: lflAt,
+      slot: lflSlot,
+      finalizerFor: fc.oneof(fc.constant(0), fc.integer({ min: 100, max: 20_000 }))
+    })
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("editOwner" as const),
+      at: lflAt,
+      duration: fc.integer({ min: 100, max: 20_000 })
+    })
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("deleteLock" as const), at: lflAt, recreate: fc.boolean() }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("defects" as const),
+      at: lflAt,
+      slot: lflSlot,
+      duration: fc.integer({ min: 100, max: 20_000 }),
+      percent: fc.integer({ min: 10, max: 100 }),
+      interrupt: fc.boolean()
+    })
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("watchFlap" as const),
+      at: lflAt,
+      slot: lflSlot,
+      duration: fc.integer({ min: 100, max: 20_000 })
+    })
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("lateCommit" as const),
+      at: lflAt,
+      slot: lflSlot,
+      duration: fc.integer({ min: 100, max: 20_000 }),
+      percent: fc.integer({ min: 10, max: 100 }),
+      delay: fc.integer({ min: 1, max: 10_000 })
+    })
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("rotateCredentials" as const), at: lflAt, slot: lflSlot }) }
 )
 
 export const lflScenarioArb: fc.Arbitrary<LflScenario> = fc.record({
   seed: fc.integer(),
   slots: fc.integer({ min: 2, max: 4 }),
-  actions: fc.array(lflActionArb, { minLength: 2, maxLength: 30, size: "medium" })
+  actions: fc.array(lflActionArb, { minLength: 2, maxLength: 30, size: "medium" }),
+  lanes: fc.integer({ min: 1, max: 3 })
 })

@@ -3,16 +3,26 @@
  * of one in-memory API server; their Pods are deleted (the garbage collector then deletes the lock they own) and
  * their lock requests fail at random. Driven on the simulator's reference clock.
  */
-import { Context, Effect, Fiber, Layer, Logger, LogLevel, Option, Random, Runtime } from "effect"
+import { Cause, Context, Effect, Fiber, Layer, Logger, LogLevel, Option, Random, Runtime, Stream } from "effect"
 import { ConfigMaps } from "../../src/ConfigMaps.js"
 import { ContextInfo } from "../../src/ContextInfo.js"
+import type { LeaderElectionError } from "../../src/errors.js"
 import { InMemoryCluster } from "../../src/InMemoryCluster.js"
 import { K8sError, type K8sVerb } from "../../src/K8sError.js"
 import { LeaderElection } from "../../src/LeaderElection.js"
 import { Pods } from "../../src/Pods.js"
 import type { ConfigMap, Pod, ResourceService } from "../../src/resources.js"
-import { activePieces, type Interval, overlaps, recovery } from "./intervals.js"
-import { prng, runFork, runNow, SimClock, SimScheduler } from "./sim.js"
+import {
+  activePieces,
+  type Interval,
+  overlaps,
+  peakRate,
+  rateViolations,
+  recovery,
+  termViolations
+} from "./intervals.js"
+import { rateBound, ratePerForeignEvent, rateWindow } from "./leaseSim.js"
+import { InjectedDefect, prng, runFork, runNow, SimClock, SimScheduler } from "./sim.js"
 
 export type LflAction =
   | { readonly kind: "start"; readonly at: number; readonly slot: number }
@@ -25,11 +35,42 @@ export type LflAction =
     readonly duration: number
     readonly percent: number
   }
+  /**
+   * The slot's Pod is evicted: its process dies, its Pod object stays (phase Failed), so the garbage collector keeps
+   * the lock; with `finalizerFor` > 0 a finalizer on the lock keeps it that long after a standby deletes it.
+   */
+  | { readonly kind: "evict"; readonly at: number; readonly slot: number; readonly finalizerFor: number }
+  /** Someone edits the lock's owner reference to a bystander Pod (no candidate), which goes `duration` later. */
+  | { readonly kind: "editOwner"; readonly at: number; readonly duration: number }
+  /** Someone deletes the lock; with `recreate`, a new one owned by a bystander Pod that goes 2 s later. */
+  | { readonly kind: "deleteLock"; readonly at: number; readonly recreate: boolean }
+  | {
+    readonly kind: "defects"
+    readonly at: number
+    readonly slot: number
+    readonly duration: number
+    readonly percent: number
+    readonly interrupt: boolean
+  }
+  /** Every watch of the slot (lock and Pods) fails right after it connects. */
+  | { readonly kind: "watchFlap"; readonly at: number; readonly slot: number; readonly duration: number }
+  /** The slot's lock creates time out on the client and are committed by the server `delay` ms later. */
+  | {
+    readonly kind: "lateCommit"
+    readonly at: number
+    readonly slot: number
+    readonly duration: number
+    readonly percent: number
+    readonly delay: number
+  }
+  | { readonly kind: "rotateCredentials"; readonly at: number; readonly slot: number }
 
 export interface LflScenario {
   readonly seed: number
   readonly slots: number
   readonly actions: ReadonlyArray<LflAction>
+  /** Election loops per process on its one LeaderElection service. */
+  readonly lanes: number
 }
 
 export interface LflOutcome {
@@ -37,6 +78,9 @@ export interface LflOutcome {
   readonly intervals: ReadonlyArray<Interval>
   /** Deletions of the leader's Pod after which a standby had to take over at once. */
   readonly instantTakeovers: number
+  readonly faultsByClass: Readonly<Record<string, number>>
+  readonly peakRequests: number
+  readonly exits: number
 }
 
 const namespace = "ops"
@@ -50,6 +94,9 @@ interface Incarnation {
   readonly slot: number
   readonly pod: string
   crashed: boolean
+  unauthorized: boolean
+  injectedInterrupts: number
+  readonly requests: Array<number>
   readonly random: () => number
   fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
 }
@@ -71,7 +118,11 @@ export const simulateLeaderForLife = (scenario: LflScenario): LflOutcome => {
   const pods = Context.get(runtime.context, Pods)
   const configMaps = Context.get(runtime.context, ConfigMaps)
 
-  const quietFrom = Math.max(0, ...scenario.actions.map((a) => a.at + ("duration" in a ? a.duration : 0)))
+  /** When an action's effects are over: its window, a finalizer's hold, a re-created lock's bystander. */
+  const endOf = (a: LflAction) =>
+    a.at + ("duration" in a ? a.duration : 0) + (a.kind === "evict" ? a.finalizerFor : 0) +
+    (a.kind === "deleteLock" && a.recreate ? 2_000 : 0)
+  const quietFrom = Math.max(0, ...scenario.actions.map(endOf))
   const endOfRun = quietFrom + backoffCap + 5_000
   const violations: Array<string> = []
   const intervals: Array<Interval> = []
@@ -82,6 +133,21 @@ export const simulateLeaderForLife = (scenario: LflScenario): LflOutcome => {
     () => []
   )
   let lastInjectedAt = Number.NEGATIVE_INFINITY
+  let exits = 0
+  let bystanders = 0
+  const faultsByClass: Record<string, number> = {}
+  const count = (kind: string) => {
+    lastInjectedAt = clock.now
+    faultsByClass[kind] = (faultsByClass[kind] ?? 0) + 1
+  }
+  const windowsOf = <K extends LflAction["kind"]>(kind: K, slot: number) =>
+    scenario.actions.filter((a): a is Extract<LflAction, { kind: K }> =>
+      a.kind === kind && "slot" in a && resolved.get(a) === slot && "duration" in a && a.at <= clock.now &&
+      clock.now < a.at + a.duration
+    )
+  /** The slot each action was resolved to when it happened. */
+  const resolved = new Map<LflAction, number>()
+  const foreignAt: Array<number> = []
   let seq = 0
   let instantTakeovers = 0
   const takeoversDue: Array<number> = []
@@ -91,9 +157,11 @@ export const simulateLeaderForLife = (scenario: LflScenario): LflOutcome => {
     const through = <A>(verb: K8sVerb, proceed: Effect.Effect<A, K8sError>) =>
       Effect.suspend(() => {
         if (inc.crashed) return Effect.never
+        const injected = inject(inc, verb, "configmaps", proceed)
+        if (injected !== undefined) return injected
         const window = errorWindows[inc.slot]!.find((w) => w.from <= clock.now && clock.now < w.to)
         if (window !== undefined && inc.random() * 100 < window.percent) {
-          lastInjectedAt = clock.now
+          count("errors")
           return Effect.fail(
             new K8sError({
               verb,
@@ -113,66 +181,240 @@ export const simulateLeaderForLife = (scenario: LflScenario): LflOutcome => {
       create: (object) => through("create", configMaps.create(object)),
       replace: (object) => through("update", configMaps.replace(object)),
       delete: (name, ns, options) => through("delete", configMaps.delete(name, ns, options)),
-      watch: (name, ns, options) => configMaps.watch(name, ns, options)
+      watch: (name, ns, options) => watchThrough(inc, "configmaps", configMaps.watch(name, ns, options))
     }
   }
   const podsOf = (inc: Incarnation): ResourceService<Pod> => ({
     ...pods,
-    get: (name, ns) => Effect.suspend(() => inc.crashed ? Effect.never : pods.get(name, ns))
+    get: (name, ns) =>
+      Effect.suspend(() =>
+        inc.crashed ? Effect.never : inject(inc, "get", "pods", pods.get(name, ns)) ?? pods.get(name, ns)
+      ),
+    watch: (name, ns, options) => watchThrough(inc, "pods", pods.watch(name, ns, options))
   })
 
-  const start = (slot: number) => {
+  const injectedError = (verb: K8sVerb, resource: string, reason: K8sError["reason"], status: number | undefined) =>
+    new K8sError({ verb, resource, namespace, name: lockName, reason, status, detail: "injected" })
+
+  /** The faults every request of `inc` may meet; undefined: none, go on. */
+  const inject = <A>(
+    inc: Incarnation,
+    verb: K8sVerb,
+    resource: string,
+    proceed: Effect.Effect<A, K8sError>
+  ): Effect.Effect<A, K8sError> | undefined => {
+    inc.requests.push(clock.now)
+    if (inc.unauthorized) return Effect.fail(injectedError(verb, resource, "Unauthorized", 401))
+    const defect = windowsOf("defects", inc.slot)[0]
+    if (defect !== undefined && inc.random() * 100 < defect.percent) {
+      count("defects")
+      if (!defect.interrupt) return Effect.die(new InjectedDefect())
+      inc.injectedInterrupts++
+      return Effect.interrupt
+    }
+    const late = windowsOf("lateCommit", inc.slot)[0]
+    if (verb === "create" && resource === "configmaps" && late !== undefined && inc.random() * 100 < late.percent) {
+      count("lateCommit")
+      return Effect.zipRight(
+        Effect.forkDaemon(Effect.zipRight(clock.sleepMillis(late.delay), Effect.either(proceed))),
+        Effect.fail(injectedError(verb, resource, "Timeout", undefined))
+      )
+    }
+    return undefined
+  }
+
+  const watchThrough = <A>(inc: Incarnation, resource: string, watch: Stream.Stream<A, K8sError>) =>
+    Stream.suspend(() => {
+      if (inc.crashed) return Stream.never
+      inc.requests.push(clock.now)
+      if (inc.unauthorized) return Stream.fail(injectedError("watch", resource, "Unauthorized", 401))
+      if (windowsOf("watchFlap", inc.slot).length > 0) {
+        count("watchFlap")
+        return Stream.fail(injectedError("watch", resource, "ServerError", 429))
+      }
+      return watch
+    })
+
+  /** Starts a process for `slot`: in a new Pod, or in `pod` (its container restarted). */
+  const start = (slot: number, pod?: string) => {
     if (running[slot] !== undefined) return
     const id = incarnations.length
     const inc: Incarnation = {
       id,
       slot,
-      pod: `p${slot}-${id}`,
+      pod: pod ?? `p${slot}-${id}`,
       crashed: false,
+      unauthorized: false,
+      injectedInterrupts: 0,
+      requests: [],
       random: prng((scenario.seed ^ Math.imul(id + 1, 0x9e3779b1)) >>> 0),
       fiber: undefined
     }
     incarnations.push(inc)
     running[slot] = inc
-    runNow(runtime, scheduler, pods.create({ metadata: { name: inc.pod, namespace } }))
-    const leader = Effect.suspend(() => {
-      const interval: Interval = {
-        slot,
-        incarnation: id,
-        lane: 0,
-        identity: inc.pod,
-        term: undefined,
-        start: { t: clock.now, seq: seq++ },
-        end: undefined
-      }
-      intervals.push(interval)
-      return Effect.never.pipe(Effect.onExit(() =>
-        Effect.sync(() => {
-          interval.end = { t: clock.now, seq: seq++ }
-        })
-      ))
-    })
+    if (pod === undefined) runNow(runtime, scheduler, pods.create({ metadata: { name: inc.pod, namespace } }))
+    const leader = (lane: number, term: number | undefined) =>
+      Effect.suspend(() => {
+        const interval: Interval = {
+          slot,
+          incarnation: id,
+          lane,
+          identity: inc.pod,
+          term,
+          start: { t: clock.now, seq: seq++ },
+          end: undefined
+        }
+        intervals.push(interval)
+        return Effect.never.pipe(Effect.onExit(() =>
+          Effect.sync(() => {
+            interval.end = { t: clock.now, seq: seq++ }
+          })
+        ))
+      })
     inc.fiber = runFork(
       runtime,
       scheduler,
       Effect.gen(function*() {
-        const election = yield* Effect.provide(
-          LeaderElection,
+        // Built in the process's scope, as a program's layers are (the late-create watch lives there).
+        const election = yield* Layer.build(
           LeaderElection.configMapLock(lockName).pipe(
             Layer.provide(Layer.succeed(ConfigMaps, configMapsOf(inc))),
             Layer.provide(Layer.succeed(Pods, podsOf(inc))),
             Layer.provide(ContextInfo.test({ namespace, podName: inc.pod }))
           )
+        ).pipe(Effect.map(Context.get(LeaderElection)))
+        yield* Effect.forkScoped(Effect.ignore(Stream.runDrain(election.leaderChanges)))
+        const once = (lane: number): Effect.Effect<Option.Option<never>, LeaderElectionError> =>
+          lane === 0 && scenario.seed % 2 === 0
+            ? election.runAsLeader(leader(lane, undefined))
+            : Effect.scoped(
+              Effect.flatMap(election.leadership, (leadership) =>
+                Effect.raceFirst(
+                  Effect.asSome(leader(lane, leadership.term)),
+                  Effect.as(leadership.lost, Option.none())
+                ))
+            )
+        yield* Effect.all(
+          Array.from({ length: scenario.lanes }, (_, lane) => Effect.repeat(once(lane), { while: Option.isNone })),
+          { concurrency: "unbounded" }
         )
-        yield* election.runAsLeader(leader).pipe(Effect.repeat({ while: Option.isNone }))
       }).pipe(
+        Effect.scoped,
         Effect.catchAllCause((cause) =>
           Effect.sync(() => {
-            if (!inc.crashed) violations.push(`${inc.pod} failed: ${String(cause)}`)
+            if (running[slot] === inc) running[slot] = undefined
+            if (inc.crashed) return
+            const injectedDefect = Option.exists(Cause.dieOption(cause), (defect) => defect instanceof InjectedDefect)
+            const injectedInterrupt = inc.injectedInterrupts > 0 && Cause.isInterruptedOnly(cause)
+            const rotated = inc.unauthorized &&
+              Option.exists(Cause.failureOption(cause), (error) => (error as K8sError).reason === "Unauthorized")
+            if (!(injectedDefect || injectedInterrupt || rotated)) {
+              return void violations.push(`${inc.pod} failed: ${String(cause)}`)
+            }
+            // Its container restarts in the same Pod (fresh credentials) a second later.
+            exits++
+            runFork(
+              runtime,
+              scheduler,
+              Effect.zipRight(clock.sleepMillis(1_000), Effect.sync(() => start(slot, inc.pod)))
+            )
           })
         )
       )
     )
+  }
+
+  /** A bystander Pod (no candidate runs in it), deleted after `lifetime`. */
+  const bystander = (lifetime: number) =>
+    Effect.gen(function*() {
+      const pod = yield* pods.create({ metadata: { name: `bystander-${++bystanders}`, namespace } })
+      yield* Effect.forkDaemon(
+        Effect.zipRight(clock.sleepMillis(lifetime), Effect.ignore(pods.delete(pod.metadata.name, namespace)))
+      )
+      return { apiVersion: "v1", kind: "Pod", name: pod.metadata.name, uid: pod.metadata.uid! }
+    })
+
+  const perform = (action: LflAction, slot: number) => {
+    resolved.set(action, slot)
+    switch (action.kind) {
+      case "start":
+        return start(slot)
+      case "deletePod":
+        return deletePod(slot, action.crash)
+      case "errors":
+        return void errorWindows[slot]!.push({
+          from: action.at,
+          to: action.at + action.duration,
+          percent: action.percent
+        })
+      case "rotateCredentials": {
+        const inc = running[slot]
+        if (inc !== undefined) {
+          count("rotateCredentials")
+          inc.unauthorized = true
+        }
+        return
+      }
+      case "evict": {
+        const inc = running[slot]
+        if (inc === undefined) return
+        count("evict")
+        running[slot] = undefined
+        inc.crashed = true
+        runFork(runtime, scheduler, Fiber.interrupt(inc.fiber!))
+        return void runFork(
+          runtime,
+          scheduler,
+          Effect.gen(function*() {
+            const pod = yield* pods.get(inc.pod, namespace)
+            yield* pods.replace({ ...pod, status: { phase: "Failed", reason: "Evicted" } })
+            if (action.finalizerFor === 0) return
+            const lock = yield* configMaps.get(lockName, namespace)
+            yield* configMaps.replace({ ...lock, metadata: { ...lock.metadata, finalizers: ["example.com/hold"] } })
+            count("finalizer")
+            // Its controller lets go later.
+            yield* clock.sleepMillis(action.finalizerFor)
+            const held = yield* configMaps.get(lockName, namespace)
+            yield* configMaps.replace({ ...held, metadata: { ...held.metadata, finalizers: [] } })
+          }).pipe(Effect.ignore)
+        )
+      }
+      case "editOwner":
+        return void runFork(
+          runtime,
+          scheduler,
+          Effect.gen(function*() {
+            const lock = yield* configMaps.get(lockName, namespace)
+            const owner = yield* bystander(action.duration)
+            yield* configMaps.replace({ ...lock, metadata: { ...lock.metadata, ownerReferences: [owner] } })
+            count("editOwner")
+            foreignAt.push(clock.now)
+          }).pipe(Effect.ignore)
+        )
+      case "deleteLock": {
+        // Leader for life cannot stop a leader that cannot see its lock (docs/leader-for-life.md): no deletion by
+        // hand while a watch is failing.
+        const flapping = scenario.actions.some((a) =>
+          a.kind === "watchFlap" && a.at <= clock.now && clock.now < a.at + a.duration + backoffCap
+        )
+        if (flapping) return void count("deleteLockSkipped")
+        return void runFork(
+          runtime,
+          scheduler,
+          Effect.gen(function*() {
+            yield* configMaps.delete(lockName, namespace)
+            count("deleteLock")
+            foreignAt.push(clock.now)
+            if (!action.recreate) return
+            const owner = yield* bystander(2_000)
+            yield* configMaps.create({ metadata: { name: lockName, namespace, ownerReferences: [owner] } })
+          }).pipe(Effect.ignore)
+        )
+      }
+      default:
+        // Windowed faults (defects, watchFlap, lateCommit) are looked up by time as requests happen.
+        return
+    }
   }
 
   const deletePod = (slot: number, crash: boolean) => {
@@ -187,7 +429,10 @@ export const simulateLeaderForLife = (scenario: LflScenario): LflOutcome => {
     // A standby that has waited without errors for longer than the longest backoff takes over on the watch event.
     const standby = running.some((other) => other !== undefined)
     const quiet = lastInjectedAt < clock.now - backoffCap &&
-      errorWindows.every((windows) => windows.every((w) => w.to <= clock.now - backoffCap || w.from > clock.now))
+      errorWindows.every((windows) => windows.every((w) => w.to <= clock.now - backoffCap || w.from > clock.now)) &&
+      scenario.actions.every((a) =>
+        a.kind === "start" || a.kind === "deletePod" || endOf(a) <= clock.now - backoffCap || a.at > clock.now
+      )
     if (wasLeading && standby && quiet) takeoversDue.push(clock.now)
   }
 
@@ -204,12 +449,11 @@ export const simulateLeaderForLife = (scenario: LflScenario): LflOutcome => {
     if (action !== undefined && action.at <= timer) {
       clock.now = Math.max(clock.now, action.at)
       next++
-      const slot = action.slot === lflLeaderSlot
+      const target = "slot" in action ? action.slot : 0
+      const slot = target === lflLeaderSlot
         ? (intervals.find((interval) => interval.end === undefined)?.slot ?? 0)
-        : action.slot % scenario.slots
-      if (action.kind === "start") start(slot)
-      else if (action.kind === "deletePod") deletePod(slot, action.crash)
-      else errorWindows[slot]!.push({ from: action.at, to: action.at + action.duration, percent: action.percent })
+        : target % scenario.slots
+      perform(action, slot)
     } else if (timer <= endOfRun) {
       clock.wakeNext()
     } else {
@@ -221,6 +465,7 @@ export const simulateLeaderForLife = (scenario: LflScenario): LflOutcome => {
 
   const pieces = intervals.flatMap((interval) => activePieces(interval, endOfRun, []))
   violations.push(...overlaps(pieces))
+
   for (const at of takeoversDue) {
     instantTakeovers++
     if (!intervals.some((interval) => interval.start.t === at)) {
@@ -230,5 +475,38 @@ export const simulateLeaderForLife = (scenario: LflScenario): LflOutcome => {
   if (running.some((inc) => inc !== undefined) && recovery(pieces, quietFrom, endOfRun) === undefined) {
     violations.push(`nobody leads at the end of the run (${endOfRun}ms) though a candidate runs`)
   }
-  return { violations, intervals, instantTakeovers }
+  violations.push(...termViolations(intervals))
+  let peakRequests = 0
+  for (const inc of incarnations) {
+    peakRequests = Math.max(peakRequests, peakRate(inc.requests, rateWindow))
+    violations.push(
+      ...rateViolations(
+        inc.pod,
+        inc.requests,
+        rateWindow,
+        (from) =>
+          rateBound +
+          ratePerForeignEvent * scenario.lanes *
+            foreignAt.filter((at) => at >= from - rateWindow && at < from + rateWindow).length
+      )
+    )
+  }
+
+  // No lock left behind: every process still running stops gracefully; the lock must then be gone, or owned by a
+  // Pod none of them runs in.
+  const stopping = running.filter((inc): inc is Incarnation => inc !== undefined)
+  for (const inc of stopping) runFork(runtime, scheduler, Fiber.interrupt(inc.fiber!))
+  scheduler.flush()
+  while (clock.next() <= endOfRun + 1_000) {
+    clock.wakeNext()
+    scheduler.flush()
+  }
+  const left = runNow(runtime, scheduler, Effect.option(configMaps.get(lockName, namespace)))
+  const owner = Option.getOrUndefined(left)?.metadata.ownerReferences?.[0]?.name
+  // A process whose credentials were rotated away cannot release: its lock goes with its Pod, as documented.
+  if (owner !== undefined && stopping.some((inc) => inc.pod === owner && !inc.unauthorized)) {
+    violations.push(`the lock is still owned by ${owner} after its process stopped gracefully`)
+  }
+
+  return { violations, intervals, instantTakeovers, faultsByClass, peakRequests, exits }
 }
