@@ -7,7 +7,8 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { lflScenarioArb, scenarioArb } from "./safety/arbitraries.js"
-import { rateBound, rateWindow, simulateLease } from "./safety/leaseSim.js"
+import { rateLimits } from "./safety/intervals.js"
+import { simulateLease } from "./safety/leaseSim.js"
 import { simulateLeaderForLife } from "./safety/lflSim.js"
 
 /**
@@ -28,13 +29,16 @@ const replay: Partial<fc.Parameters<unknown>> = {
   ...(process.env["SAFETY_NO_SHRINK"] === undefined ? {} : { endOnFailure: true })
 }
 
+const showPeaks = (peaks: ReadonlyArray<number>) =>
+  rateLimits.map(({ bound, window }, i) => `${peaks[i]} in ${window} ms (bound ${bound})`).join(", ")
+
 const stats = {
   runs: 0,
   intervals: 0,
   faults: 0,
   worstRecovery: 0,
   simulatedMs: 0,
-  peakRequests: 0,
+  peakRequests: rateLimits.map(() => 0),
   exits: 0,
   byClass: {} as Record<string, number>
 }
@@ -51,7 +55,7 @@ describe("safety (in memory, property-based)", () => {
         stats.intervals += outcome.intervals.length
         stats.faults += outcome.faults
         stats.simulatedMs += outcome.endOfRun
-        stats.peakRequests = Math.max(stats.peakRequests, outcome.peakRequests)
+        outcome.peakRequests.forEach((peak, i) => stats.peakRequests[i] = Math.max(stats.peakRequests[i]!, peak))
         stats.exits += outcome.exits
         for (const [kind, n] of Object.entries(outcome.faultsByClass)) {
           stats.byClass[kind] = (stats.byClass[kind] ?? 0) + n
@@ -70,7 +74,9 @@ describe("safety (in memory, property-based)", () => {
         Math.round(stats.simulatedMs / 1000)
       } s simulated; worst recovery ${
         Math.round(stats.worstRecovery * 100)
-      }% of the bound; peak ${stats.peakRequests} requests of one process in ${rateWindow} ms (bound ${rateBound}); ${stats.exits} processes ended on injected defects or rotated credentials\nfaults by class: ${
+      }% of the bound; peak requests of one process ${
+        showPeaks(stats.peakRequests)
+      }; ${stats.exits} processes ended on injected defects or rotated credentials\nfaults by class: ${
         JSON.stringify(stats.byClass)
       }\n`
     )
@@ -82,7 +88,7 @@ describe("safety (in memory, property-based)", () => {
     let runs = 0
     let intervals = 0
     let instant = 0
-    let peak = 0
+    const peak = rateLimits.map(() => 0)
     let exits = 0
     const byClass: Record<string, number> = {}
     await fc.assert(
@@ -92,7 +98,7 @@ describe("safety (in memory, property-based)", () => {
         runs++
         intervals += outcome.intervals.length
         instant += outcome.instantTakeovers
-        peak = Math.max(peak, outcome.peakRequests)
+        outcome.peakRequests.forEach((p, i) => peak[i] = Math.max(peak[i]!, p))
         exits += outcome.exits
         for (const [kind, n] of Object.entries(outcome.faultsByClass)) byClass[kind] = (byClass[kind] ?? 0) + n
         if (outcome.violations.length > 0) throw new Error(outcome.violations.join("\n"))
@@ -102,9 +108,9 @@ describe("safety (in memory, property-based)", () => {
     process.stderr.write(
       `leader for life: ${runs} runs in ${
         Date.now() - started
-      } ms, ${intervals} leadership intervals, ${instant} instant takeovers checked; peak ${peak} requests of one process in ${rateWindow} ms (bound ${rateBound}); ${exits} processes ended on injected faults\nfaults by class: ${
-        JSON.stringify(byClass)
-      }\n`
+      } ms, ${intervals} leadership intervals, ${instant} instant takeovers checked; peak requests of one process ${
+        showPeaks(peak)
+      }; ${exits} processes ended on injected faults\nfaults by class: ${JSON.stringify(byClass)}\n`
     )
   }, 600_000)
 })

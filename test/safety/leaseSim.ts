@@ -28,11 +28,11 @@ import { Leases } from "../../src/Leases.js"
 import { formatMicroTime, type Lease, type ResourceService } from "../../src/resources.js"
 import {
   activePieces,
+  checkRates,
   type Interval,
   overlaps,
-  peakRate,
   type Piece,
-  rateViolations,
+  rateLimits,
   recovery,
   termViolations
 } from "./intervals.js"
@@ -173,11 +173,14 @@ export interface Outcome {
   readonly faults: number
   readonly faultsByClass: Readonly<Record<string, number>>
   readonly endOfRun: number
-  /** The most requests one process sent within any rate window. */
-  readonly peakRequests: number
+  /** The most requests one process sent within each rate limit's window (`rateLimits`). */
+  readonly peakRequests: ReadonlyArray<number>
   /** Processes that ended on an injected defect, interruption or rotated credential, as real ones would. */
   readonly exits: number
 }
+
+/** A process that ended on an injected fault is restarted this long after (reference ms), as its container would be. */
+const restartDelay = 1_000
 
 const namespace = "ops"
 const lockName = "safety-lease"
@@ -223,17 +226,6 @@ interface SlotFaults {
   readonly watchFlaps: Array<Extract<Action, { kind: "watchFlap" }>>
   readonly lateCommits: Array<Extract<Action, { kind: "lateCommit" }>>
 }
-
-/**
- * The rate bound (docs/safety.md): in any window of 5 s, one process sends at most 60 requests, plus 3 per loop for
- * every foreign write or deletion of the Lease in that window (each may cost a renew, a re-read and a new watch).
- */
-export const rateWindow = 5_000
-
-/** A process that ended on an injected fault is restarted this long after (reference ms). */
-const restartDelay = 1_000
-export const rateBound = 60
-export const ratePerForeignEvent = 3
 
 const within = (action: { readonly at: number; readonly duration: number }, t: number) =>
   action.at <= t && t < action.at + action.duration
@@ -684,18 +676,11 @@ export const simulateLease = (scenario: Scenario): Outcome => {
   violations.push(...termViolations(intervals))
 
   // Invariant 5: every process's request rate stays bounded, whatever the faults.
-  let peakRequests = 0
+  const peakRequests = rateLimits.map(() => 0)
   for (const inc of incarnations) {
-    peakRequests = Math.max(peakRequests, peakRate(inc.requests, rateWindow))
-    const foreignNear = (from: number) => foreignAt.filter((at) => at >= from - rateWindow && at < from + rateWindow)
-    violations.push(
-      ...rateViolations(
-        inc.identity,
-        inc.requests,
-        rateWindow,
-        (from) => rateBound + ratePerForeignEvent * scenario.lanes * foreignNear(from).length
-      )
-    )
+    const rates = checkRates(inc.identity, inc.requests, foreignAt, scenario.lanes)
+    violations.push(...rates.violations)
+    rates.peaks.forEach((peak, i) => peakRequests[i] = Math.max(peakRequests[i]!, peak))
   }
 
   // Invariant 6: no lock left behind. Every process still running stops gracefully; the Lease must then name none

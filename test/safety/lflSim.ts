@@ -12,16 +12,7 @@ import { K8sError, type K8sVerb } from "../../src/K8sError.js"
 import { LeaderElection } from "../../src/LeaderElection.js"
 import { Pods } from "../../src/Pods.js"
 import type { ConfigMap, Pod, ResourceService } from "../../src/resources.js"
-import {
-  activePieces,
-  type Interval,
-  overlaps,
-  peakRate,
-  rateViolations,
-  recovery,
-  termViolations
-} from "./intervals.js"
-import { rateBound, ratePerForeignEvent, rateWindow } from "./leaseSim.js"
+import { activePieces, checkRates, type Interval, overlaps, rateLimits, recovery, termViolations } from "./intervals.js"
 import { InjectedDefect, prng, runFork, runNow, SimClock, SimScheduler } from "./sim.js"
 
 export type LflAction =
@@ -79,7 +70,7 @@ export interface LflOutcome {
   /** Deletions of the leader's Pod after which a standby had to take over at once. */
   readonly instantTakeovers: number
   readonly faultsByClass: Readonly<Record<string, number>>
-  readonly peakRequests: number
+  readonly peakRequests: ReadonlyArray<number>
   readonly exits: number
 }
 
@@ -476,20 +467,11 @@ export const simulateLeaderForLife = (scenario: LflScenario): LflOutcome => {
     violations.push(`nobody leads at the end of the run (${endOfRun}ms) though a candidate runs`)
   }
   violations.push(...termViolations(intervals))
-  let peakRequests = 0
+  const peakRequests = rateLimits.map(() => 0)
   for (const inc of incarnations) {
-    peakRequests = Math.max(peakRequests, peakRate(inc.requests, rateWindow))
-    violations.push(
-      ...rateViolations(
-        inc.pod,
-        inc.requests,
-        rateWindow,
-        (from) =>
-          rateBound +
-          ratePerForeignEvent * scenario.lanes *
-            foreignAt.filter((at) => at >= from - rateWindow && at < from + rateWindow).length
-      )
-    )
+    const rates = checkRates(inc.pod, inc.requests, foreignAt, scenario.lanes)
+    violations.push(...rates.violations)
+    rates.peaks.forEach((peak, i) => peakRequests[i] = Math.max(peakRequests[i]!, peak))
   }
 
   // No lock left behind: every process still running stops gracefully; the lock must then be gone, or owned by a
