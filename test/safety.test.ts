@@ -7,9 +7,9 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { lflScenarioArb, scenarioArb } from "./safety/arbitraries.js"
-import { rateLimits } from "./safety/intervals.js"
-import { simulateLease } from "./safety/leaseSim.js"
-import { simulateLeaderForLife } from "./safety/lflSim.js"
+import type { RateLimits } from "./safety/intervals.js"
+import { leaseRateLimits, simulateLease } from "./safety/leaseSim.js"
+import { lflRateLimits, simulateLeaderForLife } from "./safety/lflSim.js"
 
 /**
  * A fixed seed by default, so that `npm test` is deterministic: the same 600 scenarios on every run. Soak with fresh
@@ -29,7 +29,7 @@ const replay: Partial<fc.Parameters<unknown>> = {
   ...(process.env["SAFETY_NO_SHRINK"] === undefined ? {} : { endOnFailure: true })
 }
 
-const showPeaks = (peaks: ReadonlyArray<number>) =>
+const showPeaks = (rateLimits: RateLimits, peaks: ReadonlyArray<number>) =>
   rateLimits.map(({ bound, window }, i) => `${peaks[i]} in ${window} ms (bound ${bound})`).join(", ")
 
 const stats = {
@@ -38,7 +38,7 @@ const stats = {
   faults: 0,
   worstRecovery: 0,
   simulatedMs: 0,
-  peakRequests: rateLimits.map(() => 0),
+  peakRequests: leaseRateLimits.map(() => 0),
   exits: 0,
   byClass: {} as Record<string, number>
 }
@@ -75,7 +75,7 @@ describe("safety (in memory, property-based)", () => {
       } s simulated; worst recovery ${
         Math.round(stats.worstRecovery * 100)
       }% of the bound; peak requests of one process ${
-        showPeaks(stats.peakRequests)
+        showPeaks(leaseRateLimits, stats.peakRequests)
       }; ${stats.exits} processes ended on injected defects or rotated credentials\nfaults by class: ${
         JSON.stringify(stats.byClass)
       }\n`
@@ -88,7 +88,7 @@ describe("safety (in memory, property-based)", () => {
     let runs = 0
     let intervals = 0
     let instant = 0
-    const peak = rateLimits.map(() => 0)
+    const peak = lflRateLimits.map(() => 0)
     let exits = 0
     const byClass: Record<string, number> = {}
     await fc.assert(
@@ -109,7 +109,7 @@ describe("safety (in memory, property-based)", () => {
       `leader for life: ${runs} runs in ${
         Date.now() - started
       } ms, ${intervals} leadership intervals, ${instant} instant takeovers checked; peak requests of one process ${
-        showPeaks(peak)
+        showPeaks(lflRateLimits, peak)
       }; ${exits} processes ended on injected faults\nfaults by class: ${JSON.stringify(byClass)}\n`
     )
   }, 600_000)

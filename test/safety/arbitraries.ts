@@ -90,7 +90,16 @@ const actionArb = (profile: Profile, horizon: number): fc.Arbitrary<Action> => {
         interrupt: fc.boolean()
       })
     },
-    { weight: 2, arbitrary: fc.record({ kind: fc.constant("watchFlap" as const), at, slot, duration }) },
+    // Up to a minute: API Priority and Fairness can throttle a client that long.
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        kind: fc.constant("watchFlap" as const),
+        at,
+        slot,
+        duration: fc.integer({ min: 100, max: 60_000 })
+      })
+    },
     {
       weight: 2,
       arbitrary: fc.record({
@@ -196,7 +205,7 @@ const lflActionArb: fc.Arbitrary<LflAction> = fc.oneof(
       kind: fc.constant("watchFlap" as const),
       at: lflAt,
       slot: lflSlot,
-      duration: fc.integer({ min: 100, max: 20_000 })
+      duration: fc.integer({ min: 100, max: 60_000 })
     })
   },
   {

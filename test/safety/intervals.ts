@@ -144,24 +144,23 @@ export const peakRate = (at: ReadonlyArray<number>, window: number): number => {
 }
 
 /**
- * The rate bounds (docs/safety.md), each over a sliding window: a short one for bursts, a long one for a sustained
- * rate, which a reconnect loop that resets its backoff on every connection exceeds while staying under the short one.
+ * Rate bounds (docs/safety.md), each over a sliding window: a short one for bursts, a long one for a sustained rate,
+ * which a reconnect loop that resets its backoff on every connection exceeds while staying under the short one.
  * Each foreign write or deletion of the lock within a window allows 3 more requests per election loop.
  */
-export const rateLimits: ReadonlyArray<{ readonly window: number; readonly bound: number }> = [
-  { window: 5_000, bound: 60 },
-  { window: 30_000, bound: 100_000 }
-]
+export type RateLimits = ReadonlyArray<{ readonly window: number; readonly bound: number }>
+
 const perForeignEvent = 3
 
-/** Checks one process's requests against every rate limit; returns the violations and its peak per limit. */
+/** Checks one process's requests against every limit; returns the violations and its peak per limit. */
 export const checkRates = (
+  limits: RateLimits,
   who: string,
   at: ReadonlyArray<number>,
   foreignAt: ReadonlyArray<number>,
   lanes: number
 ): { readonly violations: Array<string>; readonly peaks: Array<number> } => ({
-  violations: rateLimits.flatMap(({ bound, window }) =>
+  violations: limits.flatMap(({ bound, window }) =>
     rateViolations(
       who,
       at,
@@ -170,5 +169,5 @@ export const checkRates = (
         bound + perForeignEvent * lanes * foreignAt.filter((t) => t >= from - window && t < from + window).length
     )
   ),
-  peaks: rateLimits.map(({ window }) => peakRate(at, window))
+  peaks: limits.map(({ window }) => peakRate(at, window))
 })

@@ -32,7 +32,7 @@ import {
   type Interval,
   overlaps,
   type Piece,
-  rateLimits,
+  type RateLimits,
   recovery,
   termViolations
 } from "./intervals.js"
@@ -181,6 +181,12 @@ export interface Outcome {
 
 /** A process that ended on an injected fault is restarted this long after (reference ms), as its container would be. */
 const restartDelay = 1_000
+
+/** The rate bounds of this model (docs/safety.md derives them). */
+export const leaseRateLimits: RateLimits = [
+  { window: 5_000, bound: 60 },
+  { window: 30_000, bound: 120 }
+]
 
 const namespace = "ops"
 const lockName = "safety-lease"
@@ -676,9 +682,9 @@ export const simulateLease = (scenario: Scenario): Outcome => {
   violations.push(...termViolations(intervals))
 
   // Invariant 5: every process's request rate stays bounded, whatever the faults.
-  const peakRequests = rateLimits.map(() => 0)
+  const peakRequests = leaseRateLimits.map(() => 0)
   for (const inc of incarnations) {
-    const rates = checkRates(inc.identity, inc.requests, foreignAt, scenario.lanes)
+    const rates = checkRates(leaseRateLimits, inc.identity, inc.requests, foreignAt, scenario.lanes)
     violations.push(...rates.violations)
     rates.peaks.forEach((peak, i) => peakRequests[i] = Math.max(peakRequests[i]!, peak))
   }

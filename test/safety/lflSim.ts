@@ -12,7 +12,15 @@ import { K8sError, type K8sVerb } from "../../src/K8sError.js"
 import { LeaderElection } from "../../src/LeaderElection.js"
 import { Pods } from "../../src/Pods.js"
 import type { ConfigMap, Pod, ResourceService } from "../../src/resources.js"
-import { activePieces, checkRates, type Interval, overlaps, rateLimits, recovery, termViolations } from "./intervals.js"
+import {
+  activePieces,
+  checkRates,
+  type Interval,
+  overlaps,
+  type RateLimits,
+  recovery,
+  termViolations
+} from "./intervals.js"
 import { InjectedDefect, prng, runFork, runNow, SimClock, SimScheduler } from "./sim.js"
 
 export type LflAction =
@@ -73,6 +81,12 @@ export interface LflOutcome {
   readonly peakRequests: ReadonlyArray<number>
   readonly exits: number
 }
+
+/** The rate bounds of this model (docs/safety.md derives them). */
+export const lflRateLimits: RateLimits = [
+  { window: 5_000, bound: 60 },
+  { window: 30_000, bound: 240 }
+]
 
 const namespace = "ops"
 const lockName = "safety-lock"
@@ -467,9 +481,9 @@ export const simulateLeaderForLife = (scenario: LflScenario): LflOutcome => {
     violations.push(`nobody leads at the end of the run (${endOfRun}ms) though a candidate runs`)
   }
   violations.push(...termViolations(intervals))
-  const peakRequests = rateLimits.map(() => 0)
+  const peakRequests = lflRateLimits.map(() => 0)
   for (const inc of incarnations) {
-    const rates = checkRates(inc.pod, inc.requests, foreignAt, scenario.lanes)
+    const rates = checkRates(lflRateLimits, inc.pod, inc.requests, foreignAt, scenario.lanes)
     violations.push(...rates.violations)
     rates.peaks.forEach((peak, i) => peakRequests[i] = Math.max(peakRequests[i]!, peak))
   }
