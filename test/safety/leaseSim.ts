@@ -4,7 +4,6 @@
  * clock of the simulator. Returns what the invariants are checked on.
  */
 import {
-  Cause,
   Context,
   Deferred,
   Effect,
@@ -40,9 +39,11 @@ import {
   blockedUntil,
   ceilDiv,
   DriftClock,
+  endedOnInjected,
   InjectedDefect,
   merge,
   prng,
+  type ProcessFault,
   runFork,
   runNow,
   SimClock,
@@ -124,28 +125,7 @@ export type Action =
   | { readonly kind: "foreignWrite"; readonly at: number; readonly field: ForeignField; readonly value: number }
   /** Someone else deletes the Lease; it may come back: empty, or as it was (a restored snapshot). */
   | { readonly kind: "deleteLease"; readonly at: number; readonly recreate: "no" | "empty" | "snapshot" }
-  /** The slot's requests die (a bug in a wrapped service), or are interrupted from inside. */
-  | {
-    readonly kind: "defects"
-    readonly at: number
-    readonly slot: number
-    readonly duration: number
-    readonly percent: number
-    readonly interrupt: boolean
-  }
-  /** Every watch of the slot fails right after it connects (a 429 from API Priority and Fairness). */
-  | { readonly kind: "watchFlap"; readonly at: number; readonly slot: number; readonly duration: number }
-  /** The slot's writes time out on the client but the server commits them `delay` ms later. */
-  | {
-    readonly kind: "lateCommit"
-    readonly at: number
-    readonly slot: number
-    readonly duration: number
-    readonly percent: number
-    readonly delay: number
-  }
-  /** The slot's credentials are rotated under the running process, which cannot follow: 401 from then on. */
-  | { readonly kind: "rotateCredentials"; readonly at: number; readonly slot: number }
+  | ProcessFault
 
 export type ForeignField = "holder" | "duration" | "renewTime" | "acquireTime" | "transitions" | "labels"
 
@@ -470,11 +450,7 @@ export const simulateLease = (scenario: Scenario): Outcome => {
           if (inc.crashed) return
           // A process ends like a real one on what was injected into it: a defect or an interruption from a
           // service, or a 401 after its credentials were rotated. Anything else is a finding.
-          const injectedDefect = Option.exists(Cause.dieOption(cause), (defect) => defect instanceof InjectedDefect)
-          const injectedInterrupt = inc.injectedInterrupts > 0 && Cause.isInterruptedOnly(cause)
-          const rotated = inc.unauthorized &&
-            Option.exists(Cause.failureOption(cause), (error) => (error as K8sError).reason === "Unauthorized")
-          if (!(injectedDefect || injectedInterrupt || rotated)) {
+          if (!endedOnInjected(cause, inc)) {
             return void violations.push(`${identity} failed: ${String(cause)}`)
           }
           // Its container is restarted (with fresh credentials) after a second, as a Deployment's would be.

@@ -3,7 +3,7 @@
  * of one in-memory API server; their Pods are deleted (the garbage collector then deletes the lock they own) and
  * their lock requests fail at random. Driven on the simulator's reference clock.
  */
-import { Cause, Context, Effect, Fiber, Layer, Logger, LogLevel, Option, Random, Runtime, Stream } from "effect"
+import { Context, Effect, Fiber, Layer, Logger, LogLevel, Option, Random, Runtime, Stream } from "effect"
 import { ConfigMaps } from "../../src/ConfigMaps.js"
 import { ContextInfo } from "../../src/ContextInfo.js"
 import type { LeaderElectionError } from "../../src/errors.js"
@@ -21,7 +21,16 @@ import {
   recovery,
   termViolations
 } from "./intervals.js"
-import { InjectedDefect, prng, runFork, runNow, SimClock, SimScheduler } from "./sim.js"
+import {
+  endedOnInjected,
+  InjectedDefect,
+  prng,
+  type ProcessFault,
+  runFork,
+  runNow,
+  SimClock,
+  SimScheduler
+} from "./sim.js"
 
 export type LflAction =
   | { readonly kind: "start"; readonly at: number; readonly slot: number }
@@ -43,26 +52,7 @@ export type LflAction =
   | { readonly kind: "editOwner"; readonly at: number; readonly duration: number }
   /** Someone deletes the lock; with `recreate`, a new one owned by a bystander Pod that goes 2 s later. */
   | { readonly kind: "deleteLock"; readonly at: number; readonly recreate: boolean }
-  | {
-    readonly kind: "defects"
-    readonly at: number
-    readonly slot: number
-    readonly duration: number
-    readonly percent: number
-    readonly interrupt: boolean
-  }
-  /** Every watch of the slot (lock and Pods) fails right after it connects. */
-  | { readonly kind: "watchFlap"; readonly at: number; readonly slot: number; readonly duration: number }
-  /** The slot's lock creates time out on the client and are committed by the server `delay` ms later. */
-  | {
-    readonly kind: "lateCommit"
-    readonly at: number
-    readonly slot: number
-    readonly duration: number
-    readonly percent: number
-    readonly delay: number
-  }
-  | { readonly kind: "rotateCredentials"; readonly at: number; readonly slot: number }
+  | ProcessFault
 
 export interface LflScenario {
   readonly seed: number
@@ -309,11 +299,7 @@ export const simulateLeaderForLife = (scenario: LflScenario): LflOutcome => {
           Effect.sync(() => {
             if (running[slot] === inc) running[slot] = undefined
             if (inc.crashed) return
-            const injectedDefect = Option.exists(Cause.dieOption(cause), (defect) => defect instanceof InjectedDefect)
-            const injectedInterrupt = inc.injectedInterrupts > 0 && Cause.isInterruptedOnly(cause)
-            const rotated = inc.unauthorized &&
-              Option.exists(Cause.failureOption(cause), (error) => (error as K8sError).reason === "Unauthorized")
-            if (!(injectedDefect || injectedInterrupt || rotated)) {
+            if (!endedOnInjected(cause, inc)) {
               return void violations.push(`${inc.pod} failed: ${String(cause)}`)
             }
             // Its container restarts in the same Pod (fresh credentials) a second later.

@@ -8,7 +8,7 @@
  * - `DriftClock`: one candidate's own clock, running at `rate` = permille / 1000 of the reference clock, whose timers
  *   do not fire while the candidate is paused (they fire when it resumes).
  */
-import { Clock, Duration, Effect, Exit, FiberRef, type Runtime, type Scheduler } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, FiberRef, Option, type Runtime, type Scheduler } from "effect"
 import type { RuntimeFiber } from "effect/Fiber"
 import * as EffectRuntime from "effect/Runtime"
 
@@ -232,3 +232,41 @@ export class InjectedDefect extends Error {
     super("injected defect in a resource service")
   }
 }
+
+/** Faults of one process that both safety models inject (docs/safety.md). */
+export type ProcessFault =
+  /** The slot's requests die (a bug in a wrapped service), or are interrupted from inside. */
+  | {
+    readonly kind: "defects"
+    readonly at: number
+    readonly slot: number
+    readonly duration: number
+    readonly percent: number
+    readonly interrupt: boolean
+  }
+  /** Every watch the slot opens fails right after it connects (a 429 from API Priority and Fairness). */
+  | { readonly kind: "watchFlap"; readonly at: number; readonly slot: number; readonly duration: number }
+  /** The slot's writes (creates, for leader for life) time out on the client; the server commits them later. */
+  | {
+    readonly kind: "lateCommit"
+    readonly at: number
+    readonly slot: number
+    readonly duration: number
+    readonly percent: number
+    readonly delay: number
+  }
+  /** The slot's credentials are rotated under the running process, which cannot follow: 401 from then on. */
+  | { readonly kind: "rotateCredentials"; readonly at: number; readonly slot: number }
+
+/**
+ * Whether a process ended the way a real one would on what was injected into it: a defect or an interruption from a
+ * service, or a 401 after its credentials were rotated. Anything else is a finding.
+ */
+export const endedOnInjected = (
+  cause: Cause.Cause<unknown>,
+  process: { readonly injectedInterrupts: number; readonly unauthorized: boolean }
+): boolean =>
+  Option.exists(Cause.dieOption(cause), (defect) => defect instanceof InjectedDefect) ||
+  (process.injectedInterrupts > 0 && Cause.isInterruptedOnly(cause)) ||
+  (process.unauthorized &&
+    Option.exists(Cause.failureOption(cause), (error) => (error as { reason?: string }).reason === "Unauthorized"))
