@@ -875,6 +875,23 @@ const leaderForLifeSuite = (kind: LockKind) =>
           expect(error.message).toContain("overloaded")
         }))
 
+      test("a release mark left by a process that died between marking and deleting is dropped on re-entry", () =>
+        Effect.gen(function*() {
+          const pod = yield* addPod("op-0")
+          const locks = yield* lockService
+          const lock = yield* createLockOwnedBy(pod)
+          yield* locks.replace({
+            ...lock,
+            metadata: { ...lock.metadata, annotations: { "effect-k8s-leader.io/released-at": "2026-12-03T00:00:00Z" } }
+          })
+          const seen = yield* (yield* replica("op-0", { deleteLockOnRelease: false })).runAsLeader(
+            Effect.map(currentLock, Option.map((current) => current.metadata.annotations ?? {}))
+          )
+          const annotations = Option.getOrThrow(Option.flatten(seen))
+          expect(annotations["effect-k8s-leader.io/released-at"]).toBeUndefined()
+          expect(annotations["effect-k8s-leader.io/reentered-at"]).toBeDefined()
+        }))
+
       test("the term strictly grows through re-entry by the same Pod and the re-creation of the lock", () =>
         Effect.gen(function*() {
           yield* addPod("op-0")

@@ -144,11 +144,14 @@ export const make = <T extends KubernetesObject>(
 
     /** A lock our Pod already owns (a restarted container, or deleteLockOnRelease: false): write it for a new term. */
     const reenter = (lock: T) =>
-      Effect.flatMap(Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis).toISOString()), (at) =>
-        locks.replace({
+      Effect.flatMap(Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis).toISOString()), (at) => {
+        // A release mark left by a process of this Pod that died between marking and deleting is void now.
+        const { [releasedAnnotation]: _released, ...annotations } = lock.metadata.annotations ?? {}
+        return locks.replace({
           ...lock,
-          metadata: { ...lock.metadata, annotations: { ...lock.metadata.annotations, [reenteredAnnotation]: at } }
-        }))
+          metadata: { ...lock.metadata, annotations: { ...annotations, [reenteredAnnotation]: at } }
+        })
+      })
 
     const attempt = (owner: OwnerReference): Effect.Effect<Attempt<T>> =>
       Effect.gen(function*() {
@@ -206,9 +209,7 @@ export const make = <T extends KubernetesObject>(
         yield* locks.delete(lockName, namespace, {
           preconditions: { uid: lock.metadata.uid, resourceVersion: lock.metadata.resourceVersion }
         }).pipe(
-          Effect.catchIf((error) =>
-            error.reason === "NotFound" || error.reason === "Conflict", () =>
-            Effect.void)
+          Effect.catchIf((error) => error.reason === "NotFound" || error.reason === "Conflict", () => Effect.void)
         )
         return { _tag: "Held", holder, holderPodGone: true } as const
       }).pipe(
