@@ -183,6 +183,11 @@ export const make = <T extends KubernetesObject>(
           if (written._tag === "Left" && (written.left.reason === "Conflict" || written.left.reason === "NotFound")) {
             return { _tag: "Again" } as const
           }
+          // A Role without `update` (as shipped before 0.2): lead on the lock as it is; its term then repeats.
+          if (written._tag === "Left" && written.left.reason === "Forbidden") {
+            yield* Effect.logWarning(`re-entering the lock without a write (its term repeats): ${written.left.message}`)
+            return { _tag: "Acquired", lock, reentered: true } as const
+          }
           if (written._tag === "Left") {
             return yield* written.left
           }
