@@ -892,6 +892,26 @@ const leaderForLifeSuite = (kind: LockKind) =>
           expect(annotations["effect-k8s-leader.io/reentered-at"]).toBeDefined()
         }))
 
+      test("a Role without update (as shipped before) still re-enters a lock its Pod owns, and releases it", () =>
+        Effect.gen(function*() {
+          const pod = yield* addPod("op-0")
+          const existing = yield* createLockOwnedBy(pod)
+          yield* recordRequests((request) =>
+            request.verb === "update"
+              ? fromResponse(
+                { verb: "update", resource: kind.resource, namespace: ns, name: lockName },
+                403,
+                "forbidden"
+              )
+              : undefined
+          )
+          const result = yield* (yield* replica("op-0")).runAsLeader(
+            Effect.map(currentLock, Option.map((l) => l.metadata.uid))
+          )
+          expect(result).toEqual(Option.some(Option.some(existing.metadata.uid)))
+          expect(yield* currentLock).toEqual(Option.none())
+        }))
+
       test("the term strictly grows through re-entry by the same Pod and the re-creation of the lock", () =>
         Effect.gen(function*() {
           yield* addPod("op-0")
