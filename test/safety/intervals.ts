@@ -152,22 +152,23 @@ export type RateLimits = ReadonlyArray<{ readonly window: number; readonly bound
 
 const perForeignEvent = 3
 
-/** Checks one process's requests against every limit; returns the violations and its peak per limit. */
+/** Checks every process's requests against every limit; returns the violations and the peak per limit. */
 export const checkRates = (
   limits: RateLimits,
-  who: string,
-  at: ReadonlyArray<number>,
+  processes: ReadonlyArray<{ readonly name: string; readonly requests: ReadonlyArray<number> }>,
   foreignAt: ReadonlyArray<number>,
   lanes: number
 ): { readonly violations: Array<string>; readonly peaks: Array<number> } => ({
-  violations: limits.flatMap(({ bound, window }) =>
-    rateViolations(
-      who,
-      at,
-      window,
-      (from) =>
-        bound + perForeignEvent * lanes * foreignAt.filter((t) => t >= from - window && t < from + window).length
+  violations: processes.flatMap(({ name, requests }) =>
+    limits.flatMap(({ bound, window }) =>
+      rateViolations(
+        name,
+        requests,
+        window,
+        (from) =>
+          bound + perForeignEvent * lanes * foreignAt.filter((t) => t >= from - window && t < from + window).length
+      )
     )
   ),
-  peaks: limits.map(({ window }) => peakRate(at, window))
+  peaks: limits.map(({ window }) => Math.max(0, ...processes.map(({ requests }) => peakRate(requests, window))))
 })

@@ -48,6 +48,7 @@ import {
   runNow,
   SimClock,
   SimScheduler,
+  stopGracefully,
   type Window
 } from "./sim.js"
 
@@ -658,23 +659,19 @@ export const simulateLease = (scenario: Scenario): Outcome => {
   violations.push(...termViolations(intervals))
 
   // Invariant 5: every process's request rate stays bounded, whatever the faults.
-  const peakRequests = leaseRateLimits.map(() => 0)
-  for (const inc of incarnations) {
-    const rates = checkRates(leaseRateLimits, inc.identity, inc.requests, foreignAt, scenario.lanes)
-    violations.push(...rates.violations)
-    rates.peaks.forEach((peak, i) => peakRequests[i] = Math.max(peakRequests[i]!, peak))
-  }
+  const rates = checkRates(
+    leaseRateLimits,
+    incarnations.map((inc) => ({ name: inc.identity, requests: inc.requests })),
+    foreignAt,
+    scenario.lanes
+  )
+  violations.push(...rates.violations)
 
   // Invariant 6: no lock left behind. Every process still running stops gracefully; the Lease must then name none
   // of them (released: an empty holder), whatever happened before.
   const stopping = running.filter((inc): inc is Incarnation => inc !== undefined)
-  for (const inc of stopping) runFork(runtime, scheduler, Fiber.interrupt(inc.fiber!))
-  scheduler.flush()
-  // No fault is active any more: let what the releases wait for (their requests, bounded by requestTimeout) happen.
-  while (clock.next() <= endOfRun + profile.requestTimeout) {
-    clock.wakeNext()
-    scheduler.flush()
-  }
+  // No fault is active any more: the releases' requests are bounded by requestTimeout.
+  stopGracefully(runtime, scheduler, clock, stopping.map((inc) => inc.fiber!), endOfRun + profile.requestTimeout)
   const left = runNow(runtime, scheduler, Effect.option(shared.get(lockName, namespace)))
   const holder = Option.getOrUndefined(left)?.spec?.holderIdentity ?? ""
   // A process whose credentials were rotated away cannot release: its Lease expires, as documented.
@@ -691,7 +688,7 @@ export const simulateLease = (scenario: Scenario): Outcome => {
     faults: faultCount,
     faultsByClass,
     endOfRun,
-    peakRequests,
+    peakRequests: rates.peaks,
     exits
   }
 }

@@ -29,7 +29,8 @@ import {
   runFork,
   runNow,
   SimClock,
-  SimScheduler
+  SimScheduler,
+  stopGracefully
 } from "./sim.js"
 
 export type LflAction =
@@ -467,22 +468,18 @@ export const simulateLeaderForLife = (scenario: LflScenario): LflOutcome => {
     violations.push(`nobody leads at the end of the run (${endOfRun}ms) though a candidate runs`)
   }
   violations.push(...termViolations(intervals))
-  const peakRequests = lflRateLimits.map(() => 0)
-  for (const inc of incarnations) {
-    const rates = checkRates(lflRateLimits, inc.pod, inc.requests, foreignAt, scenario.lanes)
-    violations.push(...rates.violations)
-    rates.peaks.forEach((peak, i) => peakRequests[i] = Math.max(peakRequests[i]!, peak))
-  }
+  const rates = checkRates(
+    lflRateLimits,
+    incarnations.map((inc) => ({ name: inc.pod, requests: inc.requests })),
+    foreignAt,
+    scenario.lanes
+  )
+  violations.push(...rates.violations)
 
   // No lock left behind: every process still running stops gracefully; the lock must then be gone, or owned by a
   // Pod none of them runs in.
   const stopping = running.filter((inc): inc is Incarnation => inc !== undefined)
-  for (const inc of stopping) runFork(runtime, scheduler, Fiber.interrupt(inc.fiber!))
-  scheduler.flush()
-  while (clock.next() <= endOfRun + 1_000) {
-    clock.wakeNext()
-    scheduler.flush()
-  }
+  stopGracefully(runtime, scheduler, clock, stopping.map((inc) => inc.fiber!), endOfRun + 1_000)
   const left = runNow(runtime, scheduler, Effect.option(configMaps.get(lockName, namespace)))
   const owner = Option.getOrUndefined(left)?.metadata.ownerReferences?.[0]?.name
   // A process whose credentials were rotated away cannot release: its lock goes with its Pod, as documented.
@@ -490,5 +487,5 @@ export const simulateLeaderForLife = (scenario: LflScenario): LflOutcome => {
     violations.push(`the lock is still owned by ${owner} after its process stopped gracefully`)
   }
 
-  return { violations, intervals, instantTakeovers, faultsByClass, peakRequests, exits }
+  return { violations, intervals, instantTakeovers, faultsByClass, peakRequests: rates.peaks, exits }
 }

@@ -8,7 +8,7 @@
  * - `DriftClock`: one candidate's own clock, running at `rate` = permille / 1000 of the reference clock, whose timers
  *   do not fire while the candidate is paused (they fire when it resumes).
  */
-import { Cause, Clock, Duration, Effect, Exit, FiberRef, Option, type Runtime, type Scheduler } from "effect"
+import { Cause, Clock, Duration, Effect, Exit, Fiber, FiberRef, Option, type Runtime, type Scheduler } from "effect"
 import type { RuntimeFiber } from "effect/Fiber"
 import * as EffectRuntime from "effect/Runtime"
 
@@ -270,3 +270,22 @@ export const endedOnInjected = (
   (process.injectedInterrupts > 0 && Cause.isInterruptedOnly(cause)) ||
   (process.unauthorized &&
     Option.exists(Cause.failureOption(cause), (error) => (error as { reason?: string }).reason === "Unauthorized"))
+
+/**
+ * Stops `fibers` gracefully (interruption: their finalizers release) and runs the simulation until `until`, so that
+ * what the releases wait for happens; the no-lock-left-behind checks read the store afterwards.
+ */
+export const stopGracefully = <R>(
+  runtime: Runtime.Runtime<R>,
+  scheduler: SimScheduler,
+  clock: SimClock,
+  fibers: ReadonlyArray<RuntimeFiber<unknown, unknown>>,
+  until: number
+): void => {
+  for (const fiber of fibers) runFork(runtime, scheduler, Fiber.interrupt(fiber))
+  scheduler.flush()
+  while (clock.next() <= until) {
+    clock.wakeNext()
+    scheduler.flush()
+  }
+}
