@@ -82,6 +82,14 @@ const gapBoundMs = leaseMs + renewDeadlineMs + 2.2 * retryMs + 2000
  */
 const staleBoundMs = 250
 const staleBoundFor = (identity: string) => identity.startsWith("go-") ? renewDeadlineMs + staleBoundMs : staleBoundMs
+/**
+ * A leader whose Lease an intruder rewrote or deleted: ours sees it on its watch and stops within staleBoundMs.
+ * client-go only notices at its next renew round: after a successful round it sleeps retryPeriod, then retries until
+ * renewDeadline has passed, so a write that lands just after a successful round is acted on up to
+ * retryPeriod + renewDeadline later (measured: 1951 ms in one CI run).
+ */
+const foreignStopBoundFor = (identity: string) =>
+  identity.startsWith("go-") ? retryMs + renewDeadlineMs + staleBoundMs : staleBoundMs
 const strictPause = process.env["SAFETY_STRICT_PAUSE"] === "1"
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -552,10 +560,10 @@ describe("safety under faults on a real control plane", () => {
       `no leaderless stretch over ${gapBoundMs} ms (+ ${leaseMs} ms after an intruder's write or a deletion)`
     ).toEqual([])
     // A leader of ours sees an intruder's write or the deletion on its watch and stops at once; client-go notices at
-    // its next renew and stops by its renewDeadline.
+    // its next renew round and stops when that round's renewDeadline runs out.
     expect(
-      foreignStops.filter((s) => s.ms > staleBoundFor(s.victim)),
-      `ours stop within ${staleBoundMs} ms (client-go: ${renewDeadlineMs + staleBoundMs} ms)`
+      foreignStops.filter((s) => s.ms > foreignStopBoundFor(s.victim)),
+      `ours stop within ${staleBoundMs} ms (client-go: ${retryMs + renewDeadlineMs + staleBoundMs} ms)`
     ).toEqual([])
     // The blackholed leader stops by its own deadline (renewDeadline after its last renew began, which was before
     // the blackhole), and before anyone else starts.
