@@ -59,6 +59,8 @@ export class InMemoryCluster extends Context.Tag("effect-k8s-leader/InMemoryClus
   readonly setInterceptor: (interceptor: Interceptor | undefined) => Effect.Effect<void>
   /** Ends every open watch with a `Transport` error, as a dropped connection would. */
   readonly dropWatches: Effect.Effect<void>
+  /** The watches open now, one entry per watch. */
+  readonly openWatches: Effect.Effect<ReadonlyArray<InMemoryRequest>>
 }>() {
   /**
    * A new, empty cluster.
@@ -97,6 +99,7 @@ const make = Effect.gen(function*() {
   const changes = yield* PubSub.unbounded<Change>()
   const interceptor = yield* Ref.make<Interceptor | undefined>(undefined)
   const dropSignal = yield* Ref.make(yield* Deferred.make<never, K8sError>())
+  const watching = new Set<InMemoryRequest>()
 
   const nextUid = () => {
     uidCounter += 1
@@ -313,6 +316,11 @@ const make = Effect.gen(function*() {
       Stream.unwrapScoped(
         Effect.gen(function*() {
           const key = keyOf(kind, namespace, name)
+          const opened: InMemoryRequest = { verb: "watch", resource, namespace, name }
+          yield* Effect.acquireRelease(
+            Effect.sync(() => watching.add(opened)),
+            () => Effect.sync(() => watching.delete(opened))
+          )
           const subscription = yield* PubSub.subscribe(changes)
           const dropped = yield* Ref.get(dropSignal)
           const initial = yield* request("watch", namespace, name, () => {
@@ -354,6 +362,7 @@ const make = Effect.gen(function*() {
   const cluster = InMemoryCluster.of({
     objects: Effect.sync(() => [...store.values()].map((stored) => structuredClone(stored.object))),
     setInterceptor: (value) => Ref.set(interceptor, value),
+    openWatches: Effect.sync(() => [...watching]),
     dropWatches: Effect.gen(function*() {
       const fresh = yield* Deferred.make<never, K8sError>()
       const previous = yield* Ref.getAndSet(dropSignal, fresh)

@@ -99,9 +99,10 @@ const leaderForLifeSuite = (kind: LockKind) =>
 
     /** The election service of the replica whose Pod is `podName`. */
     const replica = (podName: string, options?: LeaderForLifeOptions, lock = lockName) =>
-      Effect.provide(
-        LeaderElection,
-        kind.layer(lock, options).pipe(Layer.provide(ContextInfo.test({ namespace: ns, podName })))
+      // Built in the test's scope: the service's watch lives as long as its layer.
+      Effect.map(
+        Layer.build(kind.layer(lock, options).pipe(Layer.provide(ContextInfo.test({ namespace: ns, podName })))),
+        Context.get(LeaderElection)
       )
 
     const currentLock = Effect.flatMap(lockService, (locks) =>
@@ -600,10 +601,8 @@ const leaderForLifeSuite = (kind: LockKind) =>
       Effect.gen(function*() {
         const pod = yield* addPod("op-0")
         const scope = yield* Scope.make()
-        const leadership = yield* LeaderElection.leadership.pipe(
-          Scope.extend(scope),
-          Effect.provide(kind.layer(lockName).pipe(Layer.provide(ContextInfo.test({ namespace: ns, podName: "op-0" }))))
-        )
+        const election = yield* replica("op-0")
+        const leadership = yield* Scope.extend(election.leadership, scope)
         expect(leadership.identity).toBe("op-0")
         expect(leadership.lock).toBe(lockName)
         expect(leadership.namespace).toBe(ns)
@@ -661,6 +660,48 @@ const leaderForLifeSuite = (kind: LockKind) =>
           Effect.provide(kind.layer(lockName).pipe(Layer.provide(ContextInfo.test({ namespace: ns, podName: "op-1" }))))
         )
         expect(viaAccessor).toEqual(Option.some(Option.none()))
+      }))
+
+    test("one watch of the lock per service: waits, the watch for loss and leaderChanges share it; closed when all leave", () =>
+      Effect.gen(function*() {
+        const cluster = yield* InMemoryCluster
+        const openWatches = Effect.map(
+          cluster.openWatches,
+          (watches) => watches.filter((watch) => watch.resource === kind.resource && watch.name === lockName).length
+        )
+        yield* addPod("op-0")
+        yield* addPod("op-1")
+        const leader = yield* forkLeader("op-0")
+        yield* Deferred.await(leader.led)
+        const standby = yield* replica("op-1")
+        const led = yield* Deferred.make<void>()
+        const stop = yield* Deferred.make<void>()
+        const standbyFiber = yield* Effect.fork(
+          standby.runAsLeader(Effect.zipRight(Deferred.succeed(led, undefined), Deferred.await(stop)))
+        )
+        const seen: Array<Option.Option<string>> = []
+        const follow = standby.leaderChanges.pipe(
+          Stream.runForEach((holder) => Effect.sync(() => seen.push(holder))),
+          Effect.fork
+        )
+        const subscribers = [yield* follow, yield* follow]
+        yield* TestClock.adjust("1 minute")
+        yield* settle
+        // op-0 leads (its watch for loss); op-1 waits and has two subscribers: one watch each.
+        expect(yield* openWatches).toBe(2)
+        expect(seen).toEqual([Option.some("op-0"), Option.some("op-0")])
+        yield* Deferred.succeed(leader.stop, undefined)
+        yield* Deferred.await(led)
+        yield* settle
+        // op-0's service has no user left; op-1 leads on the watch it waited on.
+        expect(yield* openWatches).toBe(1)
+        expect(seen.filter(Option.isSome).map((holder) => holder.value)).toEqual(["op-0", "op-0", "op-1", "op-1"])
+        yield* Effect.forEach(subscribers, Fiber.interrupt)
+        yield* settle
+        expect(yield* openWatches).toBe(1)
+        yield* Deferred.succeed(stop, undefined)
+        yield* Fiber.join(standbyFiber)
+        expect(yield* openWatches).toBe(0)
       }))
 
     test("the term (fencing token) grows between two successive leaderships", () =>
@@ -799,6 +840,41 @@ const leaderForLifeSuite = (kind: LockKind) =>
           expect(yield* Fiber.join(leader.fiber)).toEqual(Option.none())
           // Its release spared the lock it no longer owns.
           expect(yield* lockOwner).toEqual(Option.some("op-1"))
+        }))
+
+      test("the watch's first read, issued before our create and answered NotFound after it, is no loss", () =>
+        Effect.gen(function*() {
+          yield* addPod("op-0")
+          const cluster = yield* InMemoryCluster
+          const readIssued = yield* Deferred.make<void>()
+          const created = yield* Deferred.make<void>()
+          let reads = 0
+          // The read of the lock (the shared watch's) is issued first; our create completes before its answer.
+          yield* cluster.setInterceptor((request, proceed) =>
+            request.resource !== kind.resource
+              ? proceed
+              : request.verb === "get" && reads++ === 0
+              ? Effect.exit(proceed).pipe(
+                Effect.zipLeft(Deferred.succeed(readIssued, undefined)),
+                Effect.zipLeft(Deferred.await(created)),
+                Effect.flatten
+              )
+              : request.verb === "create"
+              ? Effect.zipRight(
+                Deferred.await(readIssued),
+                Effect.zipLeft(proceed, Deferred.succeed(created, undefined))
+              )
+              : proceed
+          )
+          const leader = yield* forkLeader("op-0")
+          yield* Deferred.await(leader.led)
+          yield* settle
+          yield* TestClock.adjust("1 minute")
+          yield* settle
+          expect(reads).toBeGreaterThanOrEqual(2)
+          expect(yield* isDone(leader.fiber)).toBe(false)
+          expect(yield* lockOwner).toEqual(Option.some("op-0"))
+          yield* Deferred.succeed(leader.stop, undefined)
         }))
 
       test("a stale lock that a finalizer keeps after the DELETE: the standby waits on the backoff, no tight loop", () =>

@@ -18,6 +18,7 @@ import {
 } from "../resources.js"
 import { type Lock, make as makeElection, termOf } from "./election.js"
 import { observe } from "./observe.js"
+import { type ObjectWatch, sharedObjectWatch } from "./sharedWatch.js"
 import { jittered, monotonicMillis } from "./time.js"
 
 /**
@@ -106,6 +107,12 @@ export const make = <T extends KubernetesObject>(
      * even after our cleanup looked: the lock would then be owned by our live Pod while nobody leads.
      */
     const uncertainCreate = yield* SubscriptionRef.make(Option.none<string>())
+    /** The one watch of the lock of this service, shared by its waits, its watch for loss and its subscribers. */
+    const lockWatch = yield* sharedObjectWatch(locks, lockName, namespace)
+    const lockChanges = Stream.unwrapScoped(Effect.map(lockWatch, (watch) => watch.changes))
+    /** What we read or wrote of the lock: waits on the watch start from it, not from an older event. */
+    const see = (watch: ObjectWatch<T>, lock: Option.Option<T>) =>
+      watch.see({ object: lock, resourceVersion: Option.getOrUndefined(lock)?.metadata.resourceVersion })
 
     const ownPod: Effect.Effect<Pod, K8sError | ContextInfoError> = pods.get(podName, namespace).pipe(
       Effect.catchIf((error) => error.reason === "NotFound", (error) =>
@@ -153,10 +160,11 @@ export const make = <T extends KubernetesObject>(
         })
       })
 
-    const attempt = (owner: OwnerReference): Effect.Effect<Attempt<T>> =>
+    const attempt = (watch: ObjectWatch<T>, owner: OwnerReference): Effect.Effect<Attempt<T>> =>
       Effect.gen(function*() {
         const created = yield* Effect.either(create(owner))
         if (created._tag === "Right") {
+          yield* see(watch, Option.some(created.right))
           return { _tag: "Acquired", lock: created.right, reentered: false } as const
         }
         if (created.left.reason !== "AlreadyExists") {
@@ -164,6 +172,7 @@ export const make = <T extends KubernetesObject>(
         }
 
         const existing = yield* optional(locks.get(lockName, namespace))
+        yield* see(watch, existing)
         if (Option.isNone(existing)) {
           return { _tag: "Again" } as const
         }
@@ -191,6 +200,7 @@ export const make = <T extends KubernetesObject>(
           if (written._tag === "Left") {
             return yield* written.left
           }
+          yield* see(watch, Option.some(written.right))
           return { _tag: "Acquired", lock: written.right, reentered: true } as const
         }
         if (holder === undefined) {
@@ -226,9 +236,9 @@ export const make = <T extends KubernetesObject>(
      * holder's Pod was already gone, only the lock is watched: the Pod's absence would end the wait at once, and
      * the attempt would be repeated in a tight loop until the garbage collector deletes the lock.
      */
-    const holderLeaves = (holder: OwnerReference | undefined, holderPodGone: boolean) =>
+    const holderLeaves = (watch: ObjectWatch<T>, holder: OwnerReference | undefined, holderPodGone: boolean) =>
       Effect.raceFirst(
-        observe(locks, lockName, namespace).pipe(
+        watch.changes.pipe(
           Stream.filter((lock) =>
             Option.isNone(lock) || podOwner(lock.value)?.uid !== holder?.uid ||
             (!holderPodGone && isReleased(lock.value))
@@ -258,6 +268,7 @@ export const make = <T extends KubernetesObject>(
 
     const acquire: Lock<T>["acquire"] = Effect.gen(function*() {
       yield* Effect.logInfo("acquiring leader-for-life lock")
+      const watch = yield* lockWatch
       const pod = yield* ownPod.pipe(
         Effect.tapError((error) => Effect.logWarning(`reading own Pod failed: ${error.message}`)),
         Effect.retry({ schedule: retrySchedule, while: (error) => error._tag === "K8sError" && isTransient(error) }),
@@ -276,7 +287,7 @@ export const make = <T extends KubernetesObject>(
         )
 
       while (true) {
-        const outcome = yield* attempt(owner)
+        const outcome = yield* attempt(watch, owner)
         if (outcome._tag === "Acquired") {
           yield* SubscriptionRef.set(uncertainCreate, Option.none())
           yield* Effect.logInfo(outcome.reentered ? "acquired: the lock was already ours" : "acquired")
@@ -304,7 +315,7 @@ export const make = <T extends KubernetesObject>(
           }
           const left = yield* Effect.raceFirst(
             Effect.map(
-              holderLeaves(outcome.holder, outcome.holderPodGone),
+              holderLeaves(watch, outcome.holder, outcome.holderPodGone),
               (lock) => ({ lockGone: Option.isNone(lock) })
             ),
             Effect.as(backOff(holder), { lockGone: false })
@@ -327,7 +338,7 @@ export const make = <T extends KubernetesObject>(
 
     /** Leader for life is never taken away by the protocol: only the lock going or changing owner ends it. */
     const watchForLoss: Lock<T>["watchForLoss"] = (held) =>
-      observe(locks, lockName, namespace).pipe(
+      lockChanges.pipe(
         Stream.map((current) =>
           Option.isNone(current)
             ? Option.some("the lock was deleted")
@@ -407,7 +418,7 @@ export const make = <T extends KubernetesObject>(
             Option.match(uncertain, {
               onNone: () => Stream.empty,
               onSome: (ownerUid) =>
-                observe(locks, lockName, namespace).pipe(
+                lockChanges.pipe(
                   Stream.filterMap(Option.filter((lock) => podOwner(lock)?.uid === ownerUid)),
                   Stream.mapEffect((lock) =>
                     whenIdle(
@@ -431,7 +442,7 @@ export const make = <T extends KubernetesObject>(
         Effect.catchAllCause((cause) => Effect.logError("watching for late creates of the lock failed", cause))
       )
 
-    const leaderChanges = observe(locks, lockName, namespace).pipe(
+    const leaderChanges = lockChanges.pipe(
       Stream.map(Option.flatMap((lock) => Option.fromNullable(podOwner(lock)?.name))),
       Stream.changesWith(Option.getEquivalence((a, b) => a === b))
     )

@@ -13,7 +13,7 @@ import { holderOf, makeObserver, type Observed, type Observer } from "./lease/ob
 import { makeProtocol } from "./lease/protocol.js"
 import { jitterFactor, type LeaseLockOptions, validate } from "./lease/settings.js"
 import { forLock, renewFailures } from "./metrics.js"
-import { observe } from "./observe.js"
+import { share } from "./sharedWatch.js"
 import { monotonicMillis, sleepJittered, sleepMillis } from "./time.js"
 
 /** @internal */
@@ -28,6 +28,11 @@ export const make = (lockName: string, options: LeaseLockOptions = {}) =>
     const leaseDurationMillis = Duration.toMillis(settings.leaseDuration)
     const attributes = { lock: lockName, namespace, identity }
     const protocol = makeProtocol(leases, lockName, namespace, settings)
+    /** The one watch of the Lease of this service, shared by the election and every `leaderChanges` subscriber. */
+    const sharedObserver = yield* share(
+      makeObserver(protocol.watched, lockName, namespace, settings),
+      (observer) => observer.failed
+    )
 
     /** What a leader holds: its view of the Lease, and the start of the acquiring write. */
     interface Held {
@@ -36,7 +41,7 @@ export const make = (lockName: string, options: LeaseLockOptions = {}) =>
     }
 
     const acquire: Lock<Held>["acquire"] = Effect.gen(function*() {
-      const observer = yield* makeObserver(protocol.watched, lockName, namespace, settings)
+      const observer = yield* sharedObserver
       yield* Effect.logInfo("acquiring lease")
       let waitingFor: string | undefined
       let retriedRace = false
@@ -164,10 +169,12 @@ export const make = (lockName: string, options: LeaseLockOptions = {}) =>
         )
         : Effect.void
 
-    const leaderChanges: Election["leaderChanges"] = observe(leases, lockName, namespace).pipe(
-      Stream.map((lease) => Option.filter(Option.some(holderOf(lease)), (holder) => holder !== "")),
-      Stream.changesWith(Option.getEquivalence((a, b) => a === b))
-    )
+    const leaderChanges: Election["leaderChanges"] = Stream.unwrapScoped(Effect.map(sharedObserver, (observer) =>
+      observer.changes.pipe(
+        Stream.map(({ lease }) => Option.filter(Option.some(holderOf(lease)), (holder) => holder !== "")),
+        Stream.changesWith(Option.getEquivalence((a, b) => a === b)),
+        Stream.interruptWhen(observer.failed)
+      )))
 
     return yield* makeElection<Held>({
       name: lockName,

@@ -17,6 +17,22 @@ export const defaultReconnectSchedule: Schedule.Schedule<unknown, unknown> = Sch
 export const healthyConnection: Duration.Duration = Duration.seconds(10)
 
 /**
+ * What one read or watch event showed of an object: the object (`None` while it does not exist) and the
+ * resourceVersion it was seen at: the object's own, or for a deletion seen on the watch, the deletion's. A GET that
+ * answered NotFound has no version.
+ *
+ * @internal
+ */
+export interface Versioned<T> {
+  readonly object: Option.Option<T>
+  readonly resourceVersion: string | undefined
+}
+
+/** resourceVersions are opaque, but etcd's are integers: where both are, `a` is older than or as old as `b`. */
+export const notNewer = (a: string | undefined, b: string | undefined): boolean =>
+  a !== undefined && b !== undefined && /^\d+$/.test(a) && /^\d+$/.test(b) && BigInt(a) <= BigInt(b)
+
+/**
  * The current state of one object, then every change of it: `None` while it does not exist. A lost watch is
  * logged and reconnected with backoff, and each (re)connection starts with a fresh GET, so no change is missed
  * across a reconnect. The backoff is reset only by a connection that stayed up for {@link healthyConnection}; a
@@ -31,8 +47,21 @@ export const observe = <T extends KubernetesObject>(
   name: string,
   namespace: string,
   reconnect: Schedule.Schedule<unknown, unknown> = defaultReconnectSchedule
-): Stream.Stream<Option.Option<T>, K8sError> => {
-  const connectOnce: Stream.Stream<Option.Option<T>, K8sError> = Stream.unwrap(
+): Stream.Stream<Option.Option<T>, K8sError> =>
+  observeVersioned(service, name, namespace, reconnect).pipe(Stream.map((seen) => seen.object))
+
+/**
+ * {@link observe}, with the resourceVersion each state was seen at.
+ *
+ * @internal
+ */
+export const observeVersioned = <T extends KubernetesObject>(
+  service: ResourceService<T>,
+  name: string,
+  namespace: string,
+  reconnect: Schedule.Schedule<unknown, unknown> = defaultReconnectSchedule
+): Stream.Stream<Versioned<T>, K8sError> => {
+  const connectOnce: Stream.Stream<Versioned<T>, K8sError> = Stream.unwrap(
     service.get(name, namespace).pipe(
       Effect.map(Option.some),
       Effect.catchIf((error) => error.reason === "NotFound", () => Effect.succeedNone),
@@ -42,13 +71,17 @@ export const observe = <T extends KubernetesObject>(
           name,
           namespace,
           Option.isSome(resourceVersion) ? { resourceVersion: resourceVersion.value } : undefined
-        ).pipe(Stream.map((event) => event.type === "DELETED" ? Option.none<T>() : Option.some(event.object)))
-        return Stream.concat(Stream.make(current), changes)
+        ).pipe(Stream.map((event): Versioned<T> => ({
+          object: event.type === "DELETED" ? Option.none() : Option.some(event.object),
+          resourceVersion: event.object.metadata.resourceVersion
+        })))
+        const first: Versioned<T> = { object: current, resourceVersion: Option.getOrUndefined(resourceVersion) }
+        return Stream.concat(Stream.succeed(first), changes)
       })
     )
   )
 
-  const pump = (queue: Queue.Enqueue<Take.Take<Option.Option<T>, K8sError>>) =>
+  const pump = (queue: Queue.Enqueue<Take.Take<Versioned<T>, K8sError>>) =>
     Effect.gen(function*() {
       const backoff = yield* Schedule.driver(reconnect)
       while (true) {
@@ -73,7 +106,7 @@ export const observe = <T extends KubernetesObject>(
     })
 
   return Stream.unwrapScoped(Effect.gen(function*() {
-    const queue = yield* Effect.acquireRelease(Queue.bounded<Take.Take<Option.Option<T>, K8sError>>(16), Queue.shutdown)
+    const queue = yield* Effect.acquireRelease(Queue.bounded<Take.Take<Versioned<T>, K8sError>>(16), Queue.shutdown)
     // A defect (or an interruption) inside a service ends the stream with it: a consumer must never wait on a watch
     // that died.
     yield* Effect.forkScoped(
@@ -82,8 +115,8 @@ export const observe = <T extends KubernetesObject>(
     return Stream.fromQueue(queue).pipe(Stream.flattenTake)
   })).pipe(
     Stream.changesWith((a, b) =>
-      Option.isNone(a) ? Option.isNone(b) : Option.isSome(b) &&
-        a.value.metadata.resourceVersion === b.value.metadata.resourceVersion
+      Option.isNone(a.object) ? Option.isNone(b.object) : Option.isSome(b.object) &&
+        a.resourceVersion === b.resourceVersion
     )
   )
 }
