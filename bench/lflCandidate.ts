@@ -7,7 +7,7 @@
  *
  *   tsx bench/lflCandidate.ts --kubeconfig K --namespace N --name LOCK --identity POD_NAME
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect, Layer, Stream } from "effect"
 import { parseArgs } from "node:util"
 import { eventEmitter } from "../scripts/events.js"

@@ -2,7 +2,7 @@
  * What the examples share: where the cluster is (the in-memory one by default, a real one with `--kubeconfig FILE`
  * or `KUBECONFIG`), who this replica is, which lock, and Go-style durations. Not part of the library.
  */
-import { NodeFileSystem } from "@effect/platform-node"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { Duration, Layer } from "effect"
 import {
   ConfigMaps,

@@ -7,7 +7,7 @@
  *   npm run demo -- --lock lease              # a client-go compatible Lease
  *   npm run demo -- --kubeconfig ~/.kube/config --namespace default   # against a real cluster (or KUBECONFIG=...)
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect, Fiber, Layer, Logger, LogLevel, Queue } from "effect"
 import { parseArgs } from "node:util"
 import {

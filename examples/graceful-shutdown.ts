@@ -12,7 +12,7 @@
  * terminationGracePeriodSeconds must leave room for the release: at most one requestTimeout (half of renewDeadline by
  * default) per attempt; see deploy/example/deployment.yaml. RBAC: deploy/rbac/lease-lock.yaml.
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect, Logger, LogLevel, Schedule } from "effect"
 import { parseArgs } from "node:util"
 import { ContextInfo, LeaderElection } from "../src/index.js"

@@ -14,7 +14,7 @@
  *
  * RBAC: deploy/rbac/lease-lock.yaml, plus get/create/update on ConfigMaps for the reconcile itself.
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Clock, Duration, Effect, Fiber, Logger, LogLevel, Option, Ref, Schedule } from "effect"
 import { parseArgs } from "node:util"
 import { ConfigMaps, ContextInfo, formatMicroTime, LeaderElection, Leases } from "../src/index.js"

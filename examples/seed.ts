@@ -11,7 +11,7 @@
  * In a real cluster the lock is owned by the Pod named POD_NAME, which must exist (`--create-pod` creates one with
  * no node, for trying it from a laptop); RBAC: deploy/rbac/configmap-lock.yaml.
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect, Logger, LogLevel, Option } from "effect"
 import { parseArgs } from "node:util"
 // import com.coralogix.zio.k8s.client.v1.configmaps.ConfigMaps

@@ -9,7 +9,7 @@
  *     [--lease-duration 15s --renew-deadline 10s --retry-period 2s] [--repeat]
  *   tsx scripts/candidate.ts --lock configmap|leaderlock --name L --identity POD_NAME ...
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect, Layer, Logger, LogLevel, Option, Stream } from "effect"
 import { parseArgs } from "node:util"
 import { duration, isLockKind, lockLayer } from "../examples/cluster.js"

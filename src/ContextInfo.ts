@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Config, Context, Effect, Layer, Option } from "effect"
 import { ContextInfoError } from "./errors.js"
 

@@ -14,7 +14,8 @@
  *
  * @since 0.1.0
  */
-import { HttpRouter, HttpServerResponse } from "@effect/platform"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { type Duration, Effect } from "effect"
 import type { LeaderUnhealthyError } from "./errors.js"
 import { LeaderElection } from "./LeaderElection.js"
