@@ -1,13 +1,15 @@
 /**
- * The connection to a Kubernetes API server: client-node's `KubeConfig` for credentials, and one request
- * path over a kept-alive connection where every request is bounded, interruptible and aborted on interruption.
+ * The connection to a Kubernetes API server: the kubeconfig (or the in-cluster service account) resolved as
+ * client-node resolves it, and one request path over a kept-alive connection where every request is bounded,
+ * interruptible and aborted on interruption.
  *
  * @since 0.1.0
  */
-import { KubeConfig } from "@kubernetes/client-node"
+import type { KubeConfig } from "@kubernetes/client-node"
 import { Context, Duration, Effect, Layer, type Stream } from "effect"
 import { KubeConfigError } from "./errors.js"
 import { type HttpRequest, makeTransport } from "./internal/http.js"
+import { connectionOf, type ConnectionSource, fromClientNode, loadDefault, loadFile } from "./internal/kubeConfig.js"
 import type { K8sError } from "./K8sError.js"
 
 /**
@@ -27,62 +29,67 @@ export interface K8sClientOptions {
  * @since 0.1.0
  */
 export class K8sClient extends Context.Tag("effect-k8s-leader/K8sClient")<K8sClient, {
-  readonly kubeConfig: KubeConfig
+  /** The API server's URL. */
+  readonly server: string
   /** One JSON request; the parsed body on 2xx, a `K8sError` otherwise. */
   readonly request: (request: K8sRequest) => Effect.Effect<unknown, K8sError>
   /** A watch request: one parsed JSON value per line, until the server ends the response. */
   readonly watch: (request: K8sRequest) => Stream.Stream<unknown, K8sError>
 }>() {
   /**
-   * A client for the given configuration. Its connections are closed when the layer's scope closes.
+   * A client for a `KubeConfig` of `@kubernetes/client-node` you built: its credentials are applied by it, so every
+   * form it supports works, the legacy auth providers (azure, gcp, oidc) included. Its connections are closed when the
+   * layer's scope closes.
    *
    * @since 0.1.0
    */
   static fromKubeConfig(kubeConfig: KubeConfig, options?: K8sClientOptions): Layer.Layer<K8sClient, KubeConfigError> {
-    return Layer.scoped(
-      K8sClient,
-      Effect.acquireRelease(
-        Effect.try({
-          try: () => {
-            const transport = makeTransport(kubeConfig, Duration.decode(options?.requestTimeout ?? "30 seconds"))
-            return { kubeConfig, transport }
-          },
-          catch: (cause) => new KubeConfigError({ source: "the given KubeConfig", cause })
-        }),
-        ({ transport }) => Effect.sync(transport.close)
-      ).pipe(Effect.map(({ kubeConfig, transport }) => K8sClient.of({ kubeConfig, ...transport })))
-    )
+    return make("the given KubeConfig", () => fromClientNode(kubeConfig), options)
   }
 
   /**
-   * The default configuration: `$KUBECONFIG`, `~/.kube/config`, then the in-cluster service account.
+   * The default configuration, found as client-node's `loadFromDefault` finds it: the files of `$KUBECONFIG`, else
+   * `~/.kube/config`, else the in-cluster service account (whose token is read again as it rotates). Read without
+   * loading client-node (see docs/configuration.md). Fails with a `KubeConfigError` when there is none.
    *
    * @since 0.1.0
    */
-  static readonly layer: Layer.Layer<K8sClient, KubeConfigError> = Layer.unwrapEffect(
-    Effect.try({
-      try: () => {
-        const kubeConfig = new KubeConfig()
-        kubeConfig.loadFromDefault()
-        return K8sClient.fromKubeConfig(kubeConfig)
-      },
-      catch: (cause) => new KubeConfigError({ source: "$KUBECONFIG, ~/.kube/config or the service account", cause })
-    })
-  )
+  static readonly layer: Layer.Layer<K8sClient, KubeConfigError> = Layer.suspend(() => K8sClient.layerWith())
 
   /**
-   * A client for the kubeconfig file at `path`.
+   * {@link K8sClient.layer} with options.
+   *
+   * @since 0.1.0
+   */
+  static layerWith(options?: K8sClientOptions): Layer.Layer<K8sClient, KubeConfigError> {
+    return make("$KUBECONFIG, ~/.kube/config or the service account", () => connectionOf(loadDefault()), options)
+  }
+
+  /**
+   * A client for the kubeconfig file at `path` (its current context).
    *
    * @since 0.1.0
    */
   static fromFile(path: string, options?: K8sClientOptions): Layer.Layer<K8sClient, KubeConfigError> {
-    return Layer.unwrapEffect(Effect.try({
-      try: () => {
-        const kubeConfig = new KubeConfig()
-        kubeConfig.loadFromFile(path)
-        return K8sClient.fromKubeConfig(kubeConfig, options)
-      },
-      catch: (cause) => new KubeConfigError({ source: path, cause })
-    }))
+    return make(path, () => connectionOf(loadFile(path)), options)
   }
+}
+
+function make(source: string, load: () => ConnectionSource, options: K8sClientOptions | undefined) {
+  return Layer.scoped(
+    K8sClient,
+    Effect.acquireRelease(
+      Effect.try({
+        try: () => {
+          const connection = load()
+          return {
+            server: connection.server,
+            ...makeTransport(connection, Duration.decode(options?.requestTimeout ?? "30 seconds"))
+          }
+        },
+        catch: (cause) => new KubeConfigError({ source, cause })
+      }),
+      (transport) => Effect.sync(transport.close)
+    ).pipe(Effect.map(({ request, server, watch }) => K8sClient.of({ server, request, watch })))
+  )
 }

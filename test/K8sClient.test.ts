@@ -4,9 +4,13 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { KubeConfig } from "@kubernetes/client-node"
-import { Chunk, Deferred, Effect, Either, Exit, Fiber, Layer, Option, Stream } from "effect"
+import { Chunk, Context, Deferred, Effect, Either, Exit, Fiber, Layer, Option, Stream } from "effect"
+import * as fs from "node:fs"
 import * as http from "node:http"
+import * as net from "node:net"
 import type { AddressInfo } from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
 import {
   ContextInfo,
   K8sClient,
@@ -139,18 +143,20 @@ describe("K8sClient (real HTTP transport)", () => {
   it.live("the Lease election's requestTimeout aborts a hung request over the real transport", () =>
     Effect.scoped(Effect.gen(function*() {
       const local = yield* server(() => {/* never answers */})
-      const election = yield* Effect.provide(
-        LeaderElection,
-        LeaderElection.leaseLock("lock", {
-          leaseDuration: "2 seconds",
-          renewDeadline: "1 second",
-          retryPeriod: "500 millis",
-          requestTimeout: "200 millis"
-        }).pipe(
-          Layer.provide(Leases.live),
-          Layer.provide(K8sClient.fromKubeConfig(kubeConfigFor(local.port))),
-          Layer.provide(ContextInfo.test({ namespace: ns, podName: "pod-a" }))
-        )
+      const election = yield* Effect.map(
+        Layer.build(
+          LeaderElection.leaseLock("lock", {
+            leaseDuration: "2 seconds",
+            renewDeadline: "1 second",
+            retryPeriod: "500 millis",
+            requestTimeout: "200 millis"
+          }).pipe(
+            Layer.provide(Leases.live),
+            Layer.provide(K8sClient.fromKubeConfig(kubeConfigFor(local.port))),
+            Layer.provide(ContextInfo.test({ namespace: ns, podName: "pod-a" }))
+          )
+        ),
+        Context.get(LeaderElection)
       )
       // The candidate's first request (the watch's GET) hangs: it is aborted at 200 ms, not at the client's 30 s.
       const fiber = yield* Effect.fork(election.runAsLeader(Effect.void))
@@ -249,6 +255,66 @@ describe("K8sClient (real HTTP transport)", () => {
       expect(error.detail).toBe(message)
       expect(error.message).toContain(`Grant the verb "update" on "leases.coordination.k8s.io" in namespace "ops"`)
       expect(error.message).toContain(message)
+    })))
+
+  it.live("K8sClient.fromFile: the kubeconfig's token is sent, through its proxy-url when it has one", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const seen: Array<{ readonly url: string | undefined; readonly authorization: string | undefined }> = []
+      const local = yield* server((req, res) => {
+        seen.push({ url: req.url, authorization: req.headers.authorization })
+        res.writeHead(200, { "Content-Type": "application/json" })
+        res.end(JSON.stringify(sampleLease("a", "1")))
+      })
+      // An HTTP CONNECT proxy that tunnels whatever target it is asked for to the local API server.
+      const tunnels: Array<string | undefined> = []
+      const proxy = http.createServer()
+      proxy.on("connect", (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
+        tunnels.push(req.url)
+        const upstream = net.connect(local.port, "127.0.0.1", () => {
+          client.write("HTTP/1.1 200 Connection Established\r\n\r\n")
+          upstream.write(head)
+          upstream.pipe(client)
+          client.pipe(upstream)
+        })
+        upstream.on("error", () => client.destroy())
+        client.on("error", () => upstream.destroy())
+      })
+      const proxyPort = yield* Effect.async<number>((resume) => {
+        proxy.listen(0, "127.0.0.1", () => resume(Effect.succeed((proxy.address() as AddressInfo).port)))
+      })
+      yield* Effect.addFinalizer(() =>
+        Effect.async<void>((resume) => {
+          proxy.closeAllConnections()
+          proxy.close(() => resume(Effect.void))
+        })
+      )
+      const directory = fs.mkdtempSync(path.join(os.tmpdir(), "k8sclient-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => fs.rmSync(directory, { recursive: true, force: true })))
+      const kubeconfig = (name: string, cluster: string) => {
+        const file = path.join(directory, `${name}.yaml`)
+        fs.writeFileSync(
+          file,
+          `current-context: c
+contexts: [{ name: c, context: { cluster: c, user: u } }]
+clusters: [{ name: c, cluster: { ${cluster} } }]
+users: [{ name: u, user: { token: file-token } }]
+`
+        )
+        return file
+      }
+      const get = (file: string) =>
+        Effect.scoped(Effect.flatMap(
+          Effect.map(Layer.build(Leases.live.pipe(Layer.provide(K8sClient.fromFile(file)))), Context.get(Leases)),
+          (leases) => leases.get("lock", ns)
+        ))
+      yield* get(kubeconfig("direct", `server: "http://127.0.0.1:${local.port}"`))
+      expect(tunnels).toEqual([])
+      yield* get(kubeconfig("proxied", `server: "http://api.invalid:6443", proxy-url: "http://127.0.0.1:${proxyPort}"`))
+      expect(tunnels).toEqual(["api.invalid:6443"])
+      expect(seen).toEqual([
+        { url: `${leasePath}/lock`, authorization: "Bearer file-token" },
+        { url: `${leasePath}/lock`, authorization: "Bearer file-token" }
+      ])
     })))
 
   it.live("the bearer token of the kubeconfig is sent", () =>

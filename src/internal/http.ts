@@ -1,8 +1,8 @@
-import type { KubeConfig } from "@kubernetes/client-node"
 import { Duration, Effect, Stream } from "effect"
 import * as http from "node:http"
 import * as https from "node:https"
 import { fromResponse, K8sError, type K8sRequestInfo } from "../K8sError.js"
+import type { ConnectionSource } from "./kubeConfig.js"
 
 /** @internal */
 export interface HttpRequest {
@@ -24,8 +24,8 @@ interface Connection {
 // after this long, and at once after a 401. Connections are kept alive in one agent until the TLS material changes.
 const credentialsTtlMillis = 10_000
 
-type Tls = Pick<https.AgentOptions, "ca" | "cert" | "key" | "pfx" | "passphrase" | "servername" | "rejectUnauthorized">
-const tlsKeys = ["ca", "cert", "key", "pfx", "passphrase", "servername", "rejectUnauthorized"] as const
+type Tls = Awaited<ReturnType<ConnectionSource["credentials"]>>["tls"]
+const tlsKeys = ["ca", "cert", "key", "servername", "rejectUnauthorized"] as const
 
 const sameMaterial = (a: unknown, b: unknown): boolean =>
   Buffer.isBuffer(a) && Buffer.isBuffer(b)
@@ -40,13 +40,27 @@ const retire = (agent: http.Agent) => {
   for (const sockets of Object.values(agent.freeSockets)) for (const socket of sockets ?? []) socket.destroy()
 }
 
-/** @internal */
-export const makeTransport = (kubeConfig: KubeConfig, requestTimeout: Duration.Duration) => {
-  const cluster = kubeConfig.getCurrentCluster()
-  if (cluster === null) {
-    throw new Error("The kubeconfig has no current cluster: set a current-context or use KubeConfig.loadFromCluster()")
+/**
+ * A kept-alive agent with this TLS material, through the cluster's `proxy-url` where there is one (loaded only then:
+ * an HTTP CONNECT proxy with hpagent, SOCKS with socks-proxy-agent, as client-node does).
+ */
+const makeAgent = async (isHttps: boolean, proxyUrl: string | undefined, tls: Tls): Promise<http.Agent> => {
+  if (proxyUrl === undefined) {
+    return isHttps ? new https.Agent({ keepAlive: true, ...tls }) : new http.Agent({ keepAlive: true })
   }
-  const url = new URL(cluster.server)
+  if (proxyUrl.startsWith("socks")) {
+    const { SocksProxyAgent } = await import("socks-proxy-agent")
+    return new SocksProxyAgent(proxyUrl, { keepAlive: true, ...tls })
+  }
+  const { HttpProxyAgent, HttpsProxyAgent } = await import("hpagent")
+  return isHttps
+    ? new HttpsProxyAgent({ keepAlive: true, proxy: proxyUrl, ...tls })
+    : new HttpProxyAgent({ keepAlive: true, proxy: proxyUrl })
+}
+
+/** @internal */
+export const makeTransport = (source: ConnectionSource, requestTimeout: Duration.Duration) => {
+  const url = new URL(source.server)
   const isHttps = url.protocol === "https:"
   let agent: { readonly agent: http.Agent; readonly tls: Tls } | undefined
   const retired: Array<http.Agent> = []
@@ -57,11 +71,7 @@ export const makeTransport = (kubeConfig: KubeConfig, requestTimeout: Duration.D
     const now = Date.now()
     if (cached === undefined || refresh || now - cached.at > credentialsTtlMillis) {
       const connection = (async () => {
-        const options: https.RequestOptions = {}
-        await kubeConfig.applyToHTTPSOptions(options)
-        const tls: Tls = Object.fromEntries(
-          tlsKeys.flatMap((key) => options[key] === undefined ? [] : [[key, options[key]]])
-        )
+        const { headers, tls } = await source.credentials(refresh)
         // A rotated client certificate, key or CA needs new connections: keep-alive ones carry the old.
         if (agent === undefined || !tlsKeys.every((key) => sameMaterial(agent!.tls[key], tls[key]))) {
           if (agent !== undefined) {
@@ -72,19 +82,7 @@ export const makeTransport = (kubeConfig: KubeConfig, requestTimeout: Duration.D
             if (Object.keys(old.sockets).length > 0) retired.push(old)
             else old.destroy()
           }
-          agent = {
-            agent: isHttps ? new https.Agent({ keepAlive: true, ...tls }) : new http.Agent({ keepAlive: true }),
-            tls
-          }
-        }
-        const headers: Record<string, string> = {}
-        for (const [key, value] of Object.entries(options.headers ?? {})) {
-          if (typeof value === "string") headers[key] = value
-          else if (typeof value === "number") headers[key] = String(value)
-          else if (Array.isArray(value)) headers[key] = value.join(", ")
-        }
-        if (typeof options.auth === "string" && options.auth !== ":" && !options.auth.startsWith("undefined")) {
-          headers["Authorization"] = `Basic ${Buffer.from(options.auth).toString("base64")}`
+          agent = { agent: await makeAgent(isHttps, source.proxyUrl, tls), tls }
         }
         return { url, options: { agent: agent.agent, headers } }
       })()
