@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from "node:fs"
 import * as path from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
+import { builtCandidate } from "../../scripts/buildCandidate.js"
 import { type ControlPlane, ensureBinaries, startControlPlane } from "../../scripts/controlPlane.js"
 import { ConfigMaps, K8sClient, type K8sError, LeaderLocks, Leases, Pods } from "../../src/index.js"
 
@@ -180,9 +181,8 @@ export const spawnCandidate = async (options: CandidateOptions): Promise<Candida
   ]
   const child = options.impl === "ours"
     ? spawn(process.execPath, [
-      "--import",
-      "tsx",
-      path.join(repoRoot, "scripts/candidate.ts"),
+      // What users run: the built library on plain node (built by globalSetup.ts, see scripts/buildCandidate.ts).
+      builtCandidate,
       ...common,
       "--name",
       options.name,
