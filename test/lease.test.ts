@@ -505,6 +505,37 @@ describe("Lease lock", () => {
         expect(spec(yield* currentLease).holderIdentity).toBe("a")
       }))
 
+    test("no renew once the release has begun, though the watch for loss is interrupted only after it", () =>
+      Effect.gen(function*() {
+        const ca = yield* candidate("a", {
+          leaseDuration: "4 seconds",
+          renewDeadline: "3 seconds",
+          retryPeriod: "1 second"
+        })
+        const a = yield* forkLeader(ca)
+        yield* eventually("a leads", a.leads)
+        yield* advance(100)
+        // The release is held for 1 s (its requestTimeout is 1.5 s): the renew loop, not yet interrupted, is due
+        // meanwhile (1 s after the acquisition, jittered by up to 1.2).
+        let releasing = false
+        const writesAfterRelease: Array<number> = []
+        yield* ca.intercept((request, proceed) =>
+          request.verb !== "update" || !releasing
+            ? proceed
+            : Effect.flatMap(now, (at) => {
+              writesAfterRelease.push(at)
+              return writesAfterRelease.length === 1 ? Effect.zipRight(Effect.sleep("1 second"), proceed) : proceed
+            })
+        )
+        releasing = true
+        yield* a.stop
+        yield* advance(4_000)
+        expect(yield* Fiber.join(a.fiber)).toEqual(Option.some("a"))
+        // One write after the release began: the release itself, not a renew.
+        expect(writesAfterRelease).toEqual([100])
+        expect(spec(yield* currentLease).holderIdentity).toBe("")
+      }))
+
     test("fast path: no GET at steady state; a stale cache costs one GET + update, then leading goes on", () =>
       Effect.gen(function*() {
         const lock = "fast-path-lock"

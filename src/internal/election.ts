@@ -2,7 +2,7 @@
  * One leadership lifecycle for every lock: wait for the service's turn, acquire, register the release, keep the
  * gauge and the health status, watch for loss, end. A lock only supplies its protocol (`Lock`).
  */
-import { Cause, Deferred, Duration, Effect, Exit, Metric, Option, type Scope, type Stream } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, Metric, Option, type Scope, type Stream } from "effect"
 import type { LeaderElectionError } from "../errors.js"
 import type { K8sError } from "../K8sError.js"
 import { type LeaderStatus, makeStatus } from "./health.js"
@@ -67,7 +67,10 @@ export interface Lock<Held> {
   readonly leaseDuration: Option.Option<Duration.Duration>
   /** Waits until this replica holds the lock; interruptible. Its scope is the leadership's. */
   readonly acquire: Effect.Effect<Acquired<Held>, LeaderElectionError, Scope.Scope>
-  /** Gives the lock up; runs uninterruptibly, so it bounds its own requests. */
+  /**
+   * Gives the lock up; runs uninterruptibly, so it bounds its own requests. It runs before the watch for loss is
+   * interrupted: a lock whose watch for loss writes (renews) stops writing when its release begins.
+   */
   readonly release: (held: Held) => Effect.Effect<void>
   /** Runs while leading; returns why leadership was lost. `renewed` feeds the health status. */
   readonly watchForLoss: (
@@ -120,9 +123,25 @@ export const make = <Held>(lock: Lock<Held>): Effect.Effect<Election, never, Sco
       yield* Effect.uninterruptibleMask((restore) =>
         Effect.zipRight(restore(oneAtATime.take(1)), Effect.addFinalizer(() => oneAtATime.release(1)))
       )
+      /**
+       * The watch for loss, once forked. Closing the scope releases first, then interrupts it: that interruption (a
+       * tree of racing fibers and streams) costs milliseconds of work, which would delay the release and so the next
+       * leader. A lock whose watch for loss writes (the Lease's renews) stops writing when its release begins.
+       */
+      let watcher: Fiber.RuntimeFiber<void> | undefined
+      let releasing = false
       const acquired = yield* Effect.uninterruptibleMask((restore) =>
         restore(lock.acquire).pipe(
-          Effect.tap(({ held }) => Effect.addFinalizer(() => Effect.zipRight(lock.release(held), stopLeading)))
+          Effect.tap(({ held }) =>
+            Effect.addFinalizer(() =>
+              Effect.gen(function*() {
+                releasing = true
+                yield* lock.release(held)
+                yield* stopLeading
+                if (watcher !== undefined) yield* Fiber.interrupt(watcher)
+              })
+            )
+          )
         )
       )
       yield* Metric.set(gauge, 1)
@@ -132,7 +151,8 @@ export const make = <Held>(lock: Lock<Held>): Effect.Effect<Election, never, Sco
       const lost = yield* Deferred.make<void>()
       const failure = yield* Deferred.make<never, LeaderElectionError>()
       const end = (exit: Exit.Exit<string, LeaderElectionError>) =>
-        Exit.match(exit, {
+        // Our own release, seen before the interruption arrived, is no loss.
+        releasing ? Deferred.succeed(lost, undefined) : Exit.match(exit, {
           onSuccess: (why) => Effect.logWarning(`leadership lost: ${why}`),
           onFailure: (cause) =>
             Effect.zipRight(
@@ -144,11 +164,12 @@ export const make = <Held>(lock: Lock<Held>): Effect.Effect<Election, never, Sco
             )
         }).pipe(Effect.zipRight(stopLeading), Effect.zipRight(Deferred.succeed(lost, undefined)))
       // Safety first: whatever ends the watch for loss ends the leadership; only the scope closing interrupts it.
-      yield* lock.watchForLoss(acquired.held, status.renewed).pipe(
+      watcher = yield* lock.watchForLoss(acquired.held, status.renewed).pipe(
         Effect.exit,
         Effect.flatMap(end),
+        Effect.asVoid,
         annotate,
-        Effect.forkScoped
+        Effect.forkDaemon
       )
 
       return {

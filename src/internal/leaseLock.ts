@@ -34,10 +34,16 @@ export const make = (lockName: string, options: LeaseLockOptions = {}) =>
       (observer) => observer.failed
     )
 
-    /** What a leader holds: its view of the Lease, and the start of the acquiring write. */
+    /**
+     * What a leader holds: its view of the Lease, the start of the acquiring write, and its writes: a renew and the
+     * release never overlap, and once the release began no renew starts. The release then need not wait for the
+     * watch for loss to be interrupted (milliseconds of work, on the path of a graceful handover).
+     */
     interface Held {
       readonly observer: Observer
       readonly acquiredAt: number
+      readonly writes: Effect.Semaphore
+      readonly releasing: { value: boolean }
     }
 
     const acquire: Lock<Held>["acquire"] = Effect.gen(function*() {
@@ -74,7 +80,8 @@ export const make = (lockName: string, options: LeaseLockOptions = {}) =>
           const { lease, startedAt } = outcome.right
           const term = termOf(lease.metadata.resourceVersion, lease.spec?.leaseTransitions ?? 0)
           yield* Effect.logInfo(`acquired (term ${term})`)
-          return { held: { observer, acquiredAt: startedAt }, term, startedAt }
+          const writes = yield* Effect.makeSemaphore(1)
+          return { held: { observer, acquiredAt: startedAt, writes, releasing: { value: false } }, term, startedAt }
         }
         const { expiresAt, holder } = outcome.right
         if (holder !== waitingFor) {
@@ -86,7 +93,7 @@ export const make = (lockName: string, options: LeaseLockOptions = {}) =>
       }
     }).pipe(Effect.withSpan("lease.acquire", { attributes }))
 
-    const watchForLoss: Lock<Held>["watchForLoss"] = ({ acquiredAt, observer }, renewed) =>
+    const watchForLoss: Lock<Held>["watchForLoss"] = ({ acquiredAt, observer, releasing, writes }, renewed) =>
       Effect.gen(function*() {
         // The start of the last successful renew (the acquiring write counts as one).
         const lastRenew = yield* Ref.make(acquiredAt)
@@ -109,19 +116,33 @@ export const make = (lockName: string, options: LeaseLockOptions = {}) =>
             const cached = (yield* observer.get).lease
             if (Option.isNone(cached)) return "the Lease was deleted"
             if (holderOf(cached) !== identity) return `the Lease names ${holderOf(cached) || "no holder"}`
-            const outcome = yield* protocol.renew(cached.value).pipe(
-              Effect.withSpan("lease.renew", { attributes }),
-              Effect.either
-            )
+            const written = yield* writes.withPermits(1)(Effect.suspend(() =>
+              releasing.value ? Effect.succeedNone : protocol.renew(cached.value).pipe(
+                Effect.withSpan("lease.renew", { attributes }),
+                Effect.either,
+                Effect.tap((outcome) =>
+                  outcome._tag === "Right" && outcome.right._tag === "Renewed"
+                    ? observer.see(Option.some(outcome.right.lease))
+                    : Effect.void
+                ),
+                Effect.asSome
+              )
+            ))
+            // Releasing: no more renews; the lifecycle interrupts this loop once the release is written.
+            if (Option.isNone(written)) {
+              return yield* Effect.never
+            }
+            const outcome = written.value
             if (outcome._tag === "Left") {
               yield* Metric.increment(forLock(lockName)(renewFailures))
-              if (isPermanent(outcome.left)) return yield* outcome.left
+              if (isPermanent(outcome.left)) {
+                return yield* outcome.left
+              }
               yield* Effect.logWarning(`renew failed: ${outcome.left.message}`)
             } else if (outcome.right._tag === "Taken") {
               return `the Lease names ${outcome.right.holder || "no holder"}`
             } else {
               yield* Ref.set(lastRenew, startedAt)
-              yield* observer.see(Option.some(outcome.right.lease))
               yield* renewed(startedAt)
             }
           }
@@ -143,14 +164,18 @@ export const make = (lockName: string, options: LeaseLockOptions = {}) =>
           while (true) {
             const seen = yield* observer.get
             const remaining = deadlineOf(yield* Ref.get(lastRenew), seen) - (yield* monotonicMillis)
-            if (remaining <= 0) return `no successful renew within ${Duration.format(settings.renewDeadline)}`
+            if (remaining <= 0) {
+              return `no successful renew within ${Duration.format(settings.renewDeadline)}`
+            }
             yield* Effect.raceFirst(sleepMillis(remaining), observer.nextChange(seen))
           }
         })
 
         // Safety first: a leader that sees the record name someone else (or no one) stops at once.
         const stolen = observer.changes.pipe(
-          Stream.map((seen) => holderOf(seen.lease)),
+          Stream.map((seen) =>
+            holderOf(seen.lease)
+          ),
           Stream.filter((holder) => holder !== identity),
           Stream.runHead,
           Effect.map((holder) => `the Lease names ${Option.getOrElse(holder, () => "") || "no holder"}`)
@@ -159,9 +184,12 @@ export const make = (lockName: string, options: LeaseLockOptions = {}) =>
         return yield* Effect.raceFirst(renewLoop, Effect.raceFirst(deadline, Effect.raceFirst(stolen, observer.failed)))
       })
 
-    const release: Lock<Held>["release"] = ({ observer }) =>
+    const release: Lock<Held>["release"] = ({ observer, releasing, writes }) =>
       settings.releaseOnCancel
-        ? Effect.flatMap(observer.get, ({ lease }) => protocol.release(lease)).pipe(
+        ? Effect.suspend(() => {
+          releasing.value = true
+          return writes.withPermits(1)(Effect.flatMap(observer.get, ({ lease }) => protocol.release(lease)))
+        }).pipe(
           Effect.catchAllCause((cause) =>
             Effect.logWarning("release failed; the lease expires on its own", Cause.squash(cause))
           ),
