@@ -60,63 +60,81 @@ export const observeVersioned = <T extends KubernetesObject>(
   name: string,
   namespace: string,
   reconnect: Schedule.Schedule<unknown, unknown> = defaultReconnectSchedule
-): Stream.Stream<Versioned<T>, K8sError> => {
-  const connectOnce: Stream.Stream<Versioned<T>, K8sError> = Stream.unwrap(
-    service.get(name, namespace).pipe(
-      Effect.map(Option.some),
-      Effect.catchIf((error) => error.reason === "NotFound", () => Effect.succeedNone),
-      Effect.map((current) => {
-        const resourceVersion = Option.flatMapNullable(current, (object) => object.metadata.resourceVersion)
-        const changes = service.watch(
-          name,
-          namespace,
-          Option.isSome(resourceVersion) ? { resourceVersion: resourceVersion.value } : undefined
-        ).pipe(Stream.map((event): Versioned<T> => ({
-          object: event.type === "DELETED" ? Option.none() : Option.some(event.object),
-          resourceVersion: event.object.metadata.resourceVersion
-        })))
-        const first: Versioned<T> = { object: current, resourceVersion: Option.getOrUndefined(resourceVersion) }
-        return Stream.concat(Stream.succeed(first), changes)
-      })
-    )
-  )
-
-  const pump = (queue: Queue.Enqueue<Take.Take<Versioned<T>, K8sError>>) =>
-    Effect.gen(function*() {
-      const backoff = yield* Schedule.driver(reconnect)
-      while (true) {
-        const connectedAt = yield* monotonicMillis
-        const ended = yield* connectOnce.pipe(
-          Stream.runForEach((value) => Queue.offer(queue, Take.of(value))),
-          Effect.either
-        )
-        if (ended._tag === "Left" && isPermanent(ended.left)) return yield* Queue.offer(queue, Take.fail(ended.left))
-        const healthy = (yield* monotonicMillis) - connectedAt >= Duration.toMillis(healthyConnection)
-        if (healthy) yield* backoff.reset
-        if (ended._tag === "Left") {
-          yield* Effect.logWarning(`watch of ${name} failed, reconnecting with backoff: ${ended.left.message}`)
-        } else {
-          yield* Effect.logDebug(`watch of ${name} ended by the server, reconnecting`)
-          if (healthy) continue
-        }
-        // A finite reconnect schedule that is used up ends the stream.
-        const more = yield* backoff.next(undefined).pipe(Effect.option)
-        if (Option.isNone(more)) return yield* Queue.offer(queue, Take.end)
-      }
-    })
-
-  return Stream.unwrapScoped(Effect.gen(function*() {
+): Stream.Stream<Versioned<T>, K8sError> =>
+  Stream.unwrapScoped(Effect.gen(function*() {
     const queue = yield* Effect.acquireRelease(Queue.bounded<Take.Take<Versioned<T>, K8sError>>(16), Queue.shutdown)
     // A defect (or an interruption) inside a service ends the stream with it: a consumer must never wait on a watch
     // that died.
     yield* Effect.forkScoped(
-      Effect.catchAllCause(pump(queue), (cause) => Queue.offer(queue, Take.failCause(cause)))
+      observeInto(service, name, namespace, reconnect, (value) => Queue.offer(queue, Take.of(value))).pipe(
+        Effect.matchCauseEffect({
+          onFailure: (cause) => Queue.offer(queue, Take.failCause(cause)),
+          onSuccess: () => Queue.offer(queue, Take.end)
+        })
+      )
     )
     return Stream.fromQueue(queue).pipe(Stream.flattenTake)
-  })).pipe(
-    Stream.changesWith((a, b) =>
-      Option.isNone(a.object) ? Option.isNone(b.object) : Option.isSome(b.object) &&
-        a.resourceVersion === b.resourceVersion
-    )
+  }))
+
+/**
+ * The loop behind {@link observe}, handing each state to `onValue` as it arrives (no stream in between: a follower
+ * handles every renew of its leader this way). Fails only with an error that reconnecting cannot fix; ends when a
+ * finite `reconnect` schedule is used up.
+ *
+ * @internal
+ */
+export const observeInto = <T extends KubernetesObject>(
+  service: ResourceService<T>,
+  name: string,
+  namespace: string,
+  reconnect: Schedule.Schedule<unknown, unknown>,
+  onValue: (value: Versioned<T>) => Effect.Effect<void>
+): Effect.Effect<void, K8sError> => {
+  let last: Versioned<T> | undefined
+  // Consecutive repeats of one state (a reconnection's GET of an unchanged object) are dropped.
+  const offer = (value: Versioned<T>): Effect.Effect<void> => {
+    const repeated = last !== undefined &&
+      (Option.isNone(last.object)
+        ? Option.isNone(value.object)
+        : Option.isSome(value.object) && last.resourceVersion === value.resourceVersion)
+    last = value
+    return repeated ? Effect.void : onValue(value)
+  }
+  const connectOnce: Effect.Effect<void, K8sError> = service.get(name, namespace).pipe(
+    Effect.map(Option.some),
+    Effect.catchIf((error) => error.reason === "NotFound", () => Effect.succeedNone),
+    Effect.flatMap((current) => {
+      const resourceVersion = Option.getOrUndefined(current)?.metadata.resourceVersion
+      return Effect.zipRight(
+        offer({ object: current, resourceVersion }),
+        service.watch(name, namespace, resourceVersion !== undefined ? { resourceVersion } : undefined).pipe(
+          Stream.runForEach((event) =>
+            offer({
+              object: event.type === "DELETED" ? Option.none() : Option.some(event.object),
+              resourceVersion: event.object.metadata.resourceVersion
+            })
+          )
+        )
+      )
+    })
   )
+  return Effect.gen(function*() {
+    const backoff = yield* Schedule.driver(reconnect)
+    while (true) {
+      const connectedAt = yield* monotonicMillis
+      const ended = yield* Effect.either(connectOnce)
+      if (ended._tag === "Left" && isPermanent(ended.left)) return yield* ended.left
+      const healthy = (yield* monotonicMillis) - connectedAt >= Duration.toMillis(healthyConnection)
+      if (healthy) yield* backoff.reset
+      if (ended._tag === "Left") {
+        yield* Effect.logWarning(`watch of ${name} failed, reconnecting with backoff: ${ended.left.message}`)
+      } else {
+        yield* Effect.logDebug(`watch of ${name} ended by the server, reconnecting`)
+        if (healthy) continue
+      }
+      // A finite reconnect schedule that is used up ends the loop.
+      const more = yield* backoff.next(undefined).pipe(Effect.option)
+      if (Option.isNone(more)) return
+    }
+  })
 }

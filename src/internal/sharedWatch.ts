@@ -16,7 +16,7 @@ import {
 } from "effect"
 import type { K8sError } from "../K8sError.js"
 import type { KubernetesObject, ResourceService } from "../resources.js"
-import { notNewer, observeVersioned, type Versioned } from "./observe.js"
+import { defaultReconnectSchedule, notNewer, observeInto, type Versioned } from "./observe.js"
 
 /**
  * A resource shared by its users. The first `get` starts it in a scope of its own, a child of the scope `share` runs
@@ -174,8 +174,7 @@ export const watchObject = <T extends KubernetesObject>(
         const again = yield* Effect.either(fresh)
         yield* again._tag === "Right" ? record(again.right.seen, again.right.issued) : record(gone, ++clock)
       })
-    yield* observeVersioned(stamped, name, namespace, reconnect).pipe(
-      Stream.runForEach(fromWatch),
+    yield* observeInto(stamped, name, namespace, reconnect ?? defaultReconnectSchedule, fromWatch).pipe(
       Effect.onExit((exit) => exit._tag === "Failure" ? Deferred.failCause(failed, exit.cause) : Effect.void),
       // The stream ends only on a failure; should it end otherwise, waiting on it would hang: end it as a defect.
       Effect.zipRight(Deferred.failCause(failed, Cause.die(new Error(`the watch of ${name} ended`)))),

@@ -2,10 +2,21 @@
  * Step 2 of the Lease lock: what one candidate saw of the Lease and when, on its own monotonic clock. client-go
  * judges expiry this way (`observedTime` + the record's duration), so clocks of different machines never meet.
  */
-import { Cause, Deferred, Effect, Option, Schedule, type Scope, Stream, SubscriptionRef } from "effect"
+import {
+  Cause,
+  Deferred,
+  Effect,
+  Exit,
+  FiberId,
+  Option,
+  Schedule,
+  type Scope,
+  type Stream,
+  SubscriptionRef
+} from "effect"
 import type { K8sError } from "../../K8sError.js"
 import type { Lease, ResourceService } from "../../resources.js"
-import { observe } from "../observe.js"
+import { observeInto } from "../observe.js"
 import { jittered, monotonicMillis } from "../time.js"
 import type { LeaseSettings } from "./settings.js"
 
@@ -87,31 +98,58 @@ export const makeObserver = (
     })
     const ready = yield* Deferred.make<void>()
     const failed = yield* Deferred.make<never, K8sError>()
+    /**
+     * Completed at the next change of the record (and replaced), failed when the watch ended for good: the waits of
+     * the acquire loop and of the deadline are woken by it directly, not through a stream of the state.
+     */
+    let changed = Deferred.unsafeMake<void, K8sError>(FiberId.none)
+    let ended: Cause.Cause<K8sError> | undefined
+    const signalChange = Effect.sync(() => {
+      const previous = changed
+      changed = Deferred.unsafeMake<void, K8sError>(FiberId.none)
+      if (ended !== undefined) Deferred.unsafeDone(changed, Exit.failCause(ended))
+      Deferred.unsafeDone(previous, ended === undefined ? Exit.void : Exit.failCause(ended))
+    })
     const see = (lease: Option.Option<Lease>) =>
       Effect.flatMap(monotonicMillis, (now) =>
-        SubscriptionRef.update(state, (current) => {
+        SubscriptionRef.modify(state, (current) => {
           if (Option.isSome(lease) && Option.isSome(current.lease) && isOlder(lease.value, current.lease.value)) {
-            return current
+            return [false, current]
           }
           const changed = Option.isSome(lease) !== Option.isSome(current.lease) ||
             !sameRecord(Option.getOrUndefined(lease)?.spec, Option.getOrUndefined(current.lease)?.spec)
           return changed
-            ? { lease, observedAt: now, version: current.version + 1, ...judge(current, lease, now) }
-            : { ...current, lease }
-        }))
-    yield* observe(leases, lockName, namespace, jittered(Schedule.spaced(settings.retryPeriod), 1, 2.2)).pipe(
-      Stream.runForEach((lease) => Effect.zipRight(see(lease), Deferred.succeed(ready, undefined))),
-      Effect.onExit((exit) => exit._tag === "Failure" ? Deferred.failCause(failed, exit.cause) : Effect.void),
-      // The stream ends only on a failure; should it end otherwise, waiting on it would hang: end it as a defect.
-      Effect.zipRight(Deferred.failCause(failed, Cause.die(new Error(`the watch of Lease ${lockName} ended`)))),
-      Effect.forkScoped
-    )
+            ? [true, { lease, observedAt: now, version: current.version + 1, ...judge(current, lease, now) }]
+            : [false, { ...current, lease }]
+        })).pipe(Effect.flatMap((changed) => changed ? signalChange : Effect.void))
+    const reconnect = jittered(Schedule.spaced(settings.retryPeriod), 1, 2.2)
+    const end = (cause: Cause.Cause<K8sError>) =>
+      Effect.suspend(() => {
+        ended = cause
+        return Effect.zipRight(signalChange, Deferred.failCause(failed, cause))
+      })
+    yield* observeInto(leases, lockName, namespace, reconnect, ({ object }) =>
+      Effect.zipRight(see(object), Deferred.succeed(ready, undefined))).pipe(
+        Effect.onExit((exit) =>
+          exit._tag === "Failure" ? end(exit.cause) : Effect.void
+        ),
+        // The loop ends only on a failure (its schedule never ends); should it end otherwise, waiting on it would hang:
+        // end it as a defect.
+        Effect.zipRight(Effect.suspend(() =>
+          end(Cause.die(new Error(`the watch of Lease ${lockName} ended`)))
+        )),
+        Effect.forkScoped
+      )
     yield* Effect.raceFirst(Deferred.await(ready), Deferred.await(failed))
     const nextChange = (after: Observed) =>
-      Effect.raceFirst(
-        state.changes.pipe(Stream.filter((seen) => seen.version > after.version), Stream.runHead, Effect.asVoid),
-        Deferred.await(failed)
-      )
+      Effect.suspend(() => {
+        // Taken before the state is read: a change between the two completes it.
+        const next = changed
+        return Effect.flatMap(
+          SubscriptionRef.get(state),
+          (current) => current.version > after.version ? Effect.void : Deferred.await(next)
+        )
+      })
     return { get: SubscriptionRef.get(state), changes: state.changes, see, nextChange, failed: Deferred.await(failed) }
   })
 
