@@ -10,8 +10,8 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect, Layer, Stream } from "effect"
 import { parseArgs } from "node:util"
-import { eventEmitter } from "../scripts/events.js"
 import { ConfigMaps, ContextInfo, K8sClient, LeaderElection, Pods } from "../src/index.js"
+import { eventEmitter } from "../testkit/events.js"
 
 const { values: flags } = parseArgs({
   options: {

@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: ours against client-go's leader election, side by side, on a local control plane that this
- * script starts and stops (scripts/controlPlane.ts). See docs/benchmarks.md for the method and the latest table.
+ * script starts and stops (testkit/controlPlane.ts). See docs/benchmarks.md for the method and the latest table.
  *
  *   tsx bench/run.ts [--trials 20] [--steady 120] [--profile default|fast|both]
  *                    [--only graceful,crash,lfl,load,scale,cost] [--quick] [--scale 50] [--parallel 1]
@@ -15,18 +15,17 @@ import * as https from "node:https"
 import * as os from "node:os"
 import * as path from "node:path"
 import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
-import { type ControlPlane, ensureBinaries, startControlPlane } from "../scripts/controlPlane.js"
-import {
-  type Candidate,
-  type CandidateEvent,
-  kill,
-  leadershipIntervals,
-  monoNow,
-  overlaps,
-  repoRoot,
-  spawnCandidate
-} from "../test/integration/harness.js"
+import { buildCandidate } from "../testkit/buildCandidate.js"
+import { type Candidate, type CandidateEvent, kill, monoNow, spawnCandidate } from "../testkit/candidates.js"
+import { type ControlPlane, ensureBinaries, startControlPlane } from "../testkit/controlPlane.js"
+import { leadershipIntervals, overlaps } from "../testkit/intervals.js"
+import { type FloorResult, measureFloor } from "./floor.js"
+import { measureMemory } from "./memory.js"
+import { type Stats, stats } from "./stats.js"
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Settings
@@ -44,14 +43,15 @@ const { values: flags } = parseArgs({
     "lfl-trials": { type: "string" },
     "no-docs": { type: "boolean", default: false },
     render: { type: "string" },
-    merge: { type: "string" }
+    merge: { type: "string" },
+    keep: { type: "boolean", default: false }
   }
 })
 
 type Impl = "ours" | "client-go"
 type ProfileName = "default" | "fast"
 const impls: ReadonlyArray<Impl> = ["ours", "client-go"]
-const phases = ["graceful", "crash", "lfl", "load", "scale", "cost"] as const
+const phases = ["graceful", "warm", "crash", "lfl", "load", "scale", "cost", "memory"] as const
 type Phase = (typeof phases)[number]
 
 interface Profile {
@@ -95,33 +95,6 @@ const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOStr
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 const uniform = (min: number, max: number) => min + Math.random() * (max - min)
 const nsToMs = (ns: number) => ns / 1e6
-
-// ---------------------------------------------------------------------------------------------------------------------
-// Statistics
-// ---------------------------------------------------------------------------------------------------------------------
-
-interface Stats {
-  readonly n: number
-  readonly p50: number
-  readonly p95: number
-  readonly max: number
-  readonly min: number
-  readonly mean: number
-}
-/** Nearest-rank percentiles. */
-const stats = (values: ReadonlyArray<number>): Stats | undefined => {
-  if (values.length === 0) return undefined
-  const sorted = [...values].sort((a, b) => a - b)
-  const rank = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!
-  return {
-    n: sorted.length,
-    p50: rank(0.5),
-    p95: rank(0.95),
-    max: sorted[sorted.length - 1]!,
-    min: sorted[0]!,
-    mean: sorted.reduce((a, b) => a + b, 0) / sorted.length
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------------------------
 // The API server: admin requests, /metrics, a watch of the Leases
@@ -558,6 +531,82 @@ const handover = async (
   }
 }
 
+/**
+ * Warm handovers, ours only: the graceful handover of `handover` is the first acquisition of a new process (its code
+ * runs for the first time, not yet compiled). Here two candidates hand over to each other on SIGUSR2 (the leader
+ * releases and enters the election again) after a few warm-up rounds, so both run code that has run before.
+ */
+const warmHandover = async (profile: Profile): Promise<HandoverResult> => {
+  const watcher = watchLeases()
+  const lease = `bench-warm-${profile.name}-${uid()}`
+  const warmup = 4
+  const spawned: Array<Candidate> = []
+  const trials: Array<HandoverTrial> = []
+  const errors: Array<string> = []
+  try {
+    const start = async (identity: string) => {
+      const c = await spawnCandidate({
+        impl: "ours",
+        kubeconfig: cp.adminKubeconfig,
+        name: lease,
+        identity,
+        leaseDuration: profile.leaseDuration,
+        renewDeadline: profile.renewDeadline,
+        retryPeriod: profile.retryPeriod,
+        stepDownOnUsr2: true
+      })
+      spawned.push(c)
+      return c
+    }
+    let leader = await start("warm-a")
+    await leader.waitFor(isStarted, 60_000)
+    let follower = await start("warm-b")
+    await follower.waitFor(sees(leader.identity), 60_000)
+    for (let round = 0; round < settings.trials + warmup; round++) {
+      const delayMs = uniform(500, 500 + 2.2 * profile.retryMs)
+      await sleep(delayMs)
+      const signalAt = monoNow()
+      leader.process.kill("SIGUSR2")
+      const started = await follower.waitFor((e) => isStarted(e) && e.mono_ns > signalAt, profile.leaseMs + 30_000)
+      const stopped = leader.events.find((e) => e.event === "stopped_leading" && e.mono_ns > signalAt)
+      const release = (watcher.events.get(lease) ?? []).find((e) => e.mono >= signalAt && e.holder === "")
+      if (round >= warmup) {
+        const trial: HandoverTrial = {
+          from: leader.identity,
+          to: follower.identity,
+          fromSignalMs: nsToMs(started.mono_ns - signalAt),
+          delayMs,
+          ...(stopped === undefined ? {} : { fromStopMs: nsToMs(started.mono_ns - stopped.mono_ns) }),
+          ...(stopped === undefined || release === undefined ? {} : {
+            releaseVisibleMs: nsToMs(release.mono - stopped.mono_ns),
+            afterReleaseMs: nsToMs(started.mono_ns - release.mono)
+          })
+        }
+        trials.push(trial)
+        log(`warm ours ${profile.name} #${trials.length}: ${trial.fromSignalMs.toFixed(1)} ms from the signal`)
+      }
+      ;[leader, follower] = [follower, leader]
+    }
+  } catch (error) {
+    errors.push((error as Error).message.split("\n")[0]!)
+    log(`warm ours ${profile.name}: failed: ${errors.at(-1)}`)
+  } finally {
+    watcher.stop()
+    await Promise.all(spawned.map((c) => stop(c)))
+  }
+  return {
+    trials,
+    errors,
+    overlap: overlaps(leadershipIntervals(spawned)),
+    stats: {
+      fromSignalMs: stats(trials.map((t) => t.fromSignalMs)),
+      fromStopMs: stats(trials.flatMap((t) => t.fromStopMs ?? [])),
+      releaseVisibleMs: stats(trials.flatMap((t) => t.releaseVisibleMs ?? [])),
+      afterReleaseMs: stats(trials.flatMap((t) => t.afterReleaseMs ?? []))
+    }
+  }
+}
+
 let baselineWatches = 0
 
 /** Requests per minute of the control plane itself (its own Leases), subtracted from every load window. */
@@ -834,6 +883,8 @@ const modelSchedules = () => {
 
 interface ProfileResults {
   graceful?: Record<Impl, HandoverResult>
+  /** Ours only: handovers between two processes that have both led before (SIGUSR2: release, enter again). */
+  warm?: HandoverResult
   crash?: Record<Impl, HandoverResult>
   load?: Record<Impl, LoadResult>
   scale?: Record<Impl, ScaleResult>
@@ -852,10 +903,25 @@ const fmt = (value: number | undefined, digits = 0) =>
 const ratio = (a: number | undefined, b: number | undefined) =>
   a === undefined || b === undefined || a < 0 || b <= 0 ? "-" : `${(a / b).toFixed(2)}x`
 
-const buildTable = (results: Record<string, ProfileResults>, lfl: LflResult | undefined) => {
+const buildTable = (
+  results: Record<string, ProfileResults>,
+  lfl: LflResult | undefined,
+  floor: FloorResult | undefined
+) => {
   const rows: Array<[string, string, string, string]> = []
   const row = (label: string, ours: number | undefined, go: number | undefined, digits = 0) =>
     rows.push([label, fmt(ours, digits), fmt(go, digits), ratio(ours, go)])
+  // The floor of this API server in this run: a bare kept-alive client's Lease PUT, and its event on another watch.
+  const [floorPut, floorWatch] = [floor?.putMs?.p50, floor?.watchMs?.p50]
+  const floorHandover = floorPut !== undefined && floorWatch !== undefined ? floorWatch + floorPut : undefined
+  if (floor) {
+    rows.push(["floor: bare kept-alive client, Lease PUT p50 (ms)", fmt(floorPut, 1), "-", "-"])
+    rows.push(["floor: bare kept-alive client, Lease PUT p95 (ms)", fmt(floor.putMs?.p95, 1), "-", "-"])
+    rows.push(["floor: PUT start -> its event on another connection's watch p50 (ms)", fmt(floorWatch, 1), "-", "-"])
+    rows.push(["floor: graceful handover (release, its event, the next PUT) p50 (ms)", fmt(floorHandover, 1), "-", "-"])
+  }
+  const vsFloor = (label: string, ours: number | undefined, reference: number | undefined) =>
+    rows.push([label, fmt(ours, 1), fmt(reference, 1), ratio(ours, reference)])
   for (const [name, r] of Object.entries(results)) {
     const p = profiles[name as ProfileName]
     const tag = `${name} ${p.leaseDuration}/${p.renewDeadline}/${p.retryPeriod}`
@@ -868,6 +934,27 @@ const buildTable = (results: Record<string, ProfileResults>, lfl: LflResult | un
       const [rv, ar] = [stage("releaseVisibleMs"), stage("afterReleaseMs")]
       row(`${tag}: graceful, stopped_leading -> release on watch p50 (ms)`, rv[0]?.p50, rv[1]?.p50, 1)
       row(`${tag}: graceful, release on watch -> next started p50 (ms)`, ar[0]?.p50, ar[1]?.p50, 1)
+      vsFloor(`${tag}: graceful handover p50, ours vs floor (ms)`, o?.p50, floorHandover)
+      vsFloor(`${tag}: graceful, release on watch -> next started p50, ours vs floor PUT (ms)`, ar[0]?.p50, floorPut)
+    }
+    if (r.warm) {
+      const w = r.warm.stats
+      vsFloor(
+        `${tag}: warm handover p50 (SIGUSR2, both have led before), ours vs floor (ms)`,
+        w["fromSignalMs"]?.p50,
+        floorHandover
+      )
+      vsFloor(`${tag}: warm handover p95, ours vs floor (ms)`, w["fromSignalMs"]?.p95, floorHandover)
+      vsFloor(
+        `${tag}: warm, stopped_leading -> release on watch p50, ours vs floor watch (ms)`,
+        w["releaseVisibleMs"]?.p50,
+        floorWatch
+      )
+      vsFloor(
+        `${tag}: warm, release on watch -> next started p50, ours vs floor PUT (ms)`,
+        w["afterReleaseMs"]?.p50,
+        floorPut
+      )
     }
     if (r.crash) {
       const [o, g] = [r.crash.ours.stats["excessMs"], r.crash["client-go"].stats["excessMs"]]
@@ -876,6 +963,7 @@ const buildTable = (results: Record<string, ProfileResults>, lfl: LflResult | un
       row(`${tag}: crash failover excess max (ms)`, o?.max, g?.max, 1)
       const [ok, gk] = [r.crash.ours.stats["fromSignalMs"], r.crash["client-go"].stats["fromSignalMs"]]
       row(`${tag}: crash failover from SIGKILL p50 (ms)`, ok?.p50, gk?.p50)
+      vsFloor(`${tag}: crash failover excess p95, ours vs floor PUT (ms)`, o?.p95, floorPut)
     }
     if (r.load) {
       const [o, g] = [r.load.ours, r.load["client-go"]]
@@ -897,6 +985,23 @@ const buildTable = (results: Record<string, ProfileResults>, lfl: LflResult | un
           2
         )
         row(`${tag}: leader CPU s total (incl. start)`, o.cost.leader.cpuSeconds, g.cost.leader.cpuSeconds, 2)
+        // Per write of the leader (a renew), which the follower receives as one watch event (client-go: one poll).
+        const perWrite = (result: LoadResult, cpuSeconds: number) => {
+          const writes = verbRate(result.leaderPerMin, "PUT") * result.windowSeconds / 60
+          return writes > 0 ? cpuSeconds * 1000 / writes : undefined
+        }
+        row(
+          `${tag}: leader CPU per renew (ms)`,
+          perWrite(o, o.cost.leader.cpuSecondsInWindow),
+          perWrite(g, g.cost.leader.cpuSecondsInWindow),
+          2
+        )
+        row(
+          `${tag}: follower CPU per leader write (ms) [ours: one watch event]`,
+          perWrite(o, o.cost.follower.cpuSecondsInWindow),
+          perWrite(g, g.cost.follower.cpuSecondsInWindow),
+          2
+        )
       }
     }
     if (r.scale) {
@@ -961,9 +1066,36 @@ const renderTable = (rows: Array<[string, string, string, string]>, markdown: bo
 
 const evaluateTargets = (
   results: Record<string, ProfileResults>,
-  context: { readonly steadySeconds: number; readonly loadAverage: ReadonlyArray<number> }
+  context: {
+    readonly steadySeconds: number
+    readonly loadAverage: ReadonlyArray<number>
+    readonly floor?: FloorResult | undefined
+  }
 ): Array<Target> => {
   const out: Array<Target> = []
+  const floorPut = context.floor?.putMs?.p50
+  /** The targets near the physical floor (issue 11), for the cold and the warm handovers. */
+  const nearFloor = (profile: string, kind: "cold" | "warm", result: HandoverResult) => {
+    const [s, after] = [result.stats["fromSignalMs"], result.stats["afterReleaseMs"]]
+    const within = (value: number | undefined, bound: number) => value === undefined ? undefined : value <= bound
+    out.push({
+      target: `${kind} graceful handover p50 <= 10 ms and p95 <= 20 ms`,
+      profile,
+      value: `p50 ${fmt(s?.p50, 1)} ms, p95 ${fmt(s?.p95, 1)} ms`,
+      met: s === undefined ? undefined : s.p50 <= 10 && s.p95 <= 20,
+      reason: `stopped_leading -> release seen ${fmt(result.stats["releaseVisibleMs"]?.p50, 1)} ms, release seen -> ` +
+        `started ${fmt(after?.p50, 1)} ms (p50); the floor of a handover here is ${
+          fmt((context.floor?.watchMs?.p50 ?? Number.NaN) + (floorPut ?? Number.NaN), 1)
+        } ms`
+    })
+    out.push({
+      target: `${kind}: release seen -> next started_leading p50 <= floor PUT + 2 ms`,
+      profile,
+      value: `${fmt(after?.p50, 1)} ms (floor PUT ${fmt(floorPut, 1)} ms)`,
+      met: floorPut === undefined ? undefined : within(after?.p50, floorPut + 2),
+      reason: "the follower's watch event, its wake-up and its acquiring PUT"
+    })
+  }
   const busy = context.loadAverage[0]! > 0.5
     ? `; the machine was busy (load average ${
       context.loadAverage[0]!.toFixed(1)
@@ -1003,6 +1135,39 @@ const evaluateTargets = (
           : s.p95 <= 250
           ? "watch-driven takeover"
           : `max ${fmt(s.max, 1)} ms; ${split}`
+      })
+    }
+    if (r.graceful) nearFloor(name, "cold", r.graceful.ours)
+    if (r.warm) nearFloor(name, "warm", r.warm)
+    if (r.crash) {
+      const excess = r.crash.ours.stats["excessMs"]
+      out.push({
+        target: "crash failover excess p95 <= 30 ms",
+        profile: name,
+        value: `${fmt(excess?.p95, 1)} ms`,
+        met: excess === undefined ? undefined : excess.p95 <= 30,
+        reason: `p50 ${fmt(excess?.p50, 1)} ms; includes the follower's acquiring PUT (floor ${fmt(floorPut, 1)} ms)`
+      })
+    }
+    if (r.load?.ours.cost) {
+      const { follower, leader } = r.load.ours.cost
+      const writes = verbRate(r.load.ours.leaderPerMin, "PUT") * r.load.ours.windowSeconds / 60
+      const perEvent = writes > 0 ? follower.cpuSecondsInWindow * 1000 / writes : undefined
+      out.push({
+        target: "follower CPU <= 0.5 ms per watch event",
+        profile: name,
+        value: `${fmt(perEvent, 2)} ms`,
+        met: perEvent === undefined ? undefined : perEvent <= 0.5,
+        reason: `${fmt(follower.cpuSecondsInWindow, 2)} CPU s over ${fmt(writes)} renews of the leader; the leader: ${
+          fmt(writes > 0 ? leader.cpuSecondsInWindow * 1000 / writes : undefined, 2)
+        } ms per renew`
+      })
+      out.push({
+        target: "RSS of a running Lease candidate <= 120 MiB",
+        profile: name,
+        value: `leader ${fmt(leader.rssMiB, 1)} MiB, follower ${fmt(follower.rssMiB, 1)} MiB`,
+        met: Math.max(leader.rssMiB, follower.rssMiB) <= 120,
+        reason: "the kubeconfig read without client-node, @effect/platform by module (see Memory)"
       })
     }
     if (r.crash) {
@@ -1094,9 +1259,11 @@ const renderDocs = (
   return `# Benchmarks
 
 \`npm run bench\` (bench/run.ts) starts a local control plane (etcd, kube-apiserver, the garbage collector:
-scripts/controlPlane.ts), runs our candidate (scripts/candidate.ts) and client-go's
-(tools/candidate, \`tools/leaderelection\` with a LeaseLock and ReleaseOnCancel) with the same settings, prints
-the table below and writes the raw numbers to \`bench/results/<timestamp>.json\` and \`bench/results/latest.json\`.
+testkit/controlPlane.ts), runs our candidate (testkit/candidate.ts) as users run the library, the built \`dist/\` on
+plain node (testkit/buildCandidate.ts), and client-go's (tools/candidate, \`tools/leaderelection\` with a LeaseLock and
+ReleaseOnCancel) with the same settings, measures the floor of this API server in the same run (bench/floor.ts),
+prints the table below and writes the raw numbers to \`bench/results/latest.json\` (\`--keep\` also to a timestamped
+file).
 
 \`\`\`sh
 npm run bench                      # full: 20 trials, 120 s steady state, both profiles, 50 candidates
@@ -1104,11 +1271,13 @@ npm run bench -- --quick           # smoke run: 3 trials, 20 s steady state, 10 
 npm run bench -- --profile fast --only graceful,crash --trials 50
 \`\`\`
 
-Flags: \`--trials N\`, \`--steady SECONDS\`, \`--profile default|fast|both\`, \`--only graceful,crash,lfl,load,scale,cost\`,
+Flags: \`--trials N\`, \`--steady SECONDS\`, \`--profile default|fast|both\`,
+\`--only graceful,warm,crash,lfl,load,scale,cost,memory\`,
 \`--quick\`, \`--scale N\` (candidates in the scale run), \`--parallel N\` (crash-failover trial chains per implementation, default 1),
 \`--lfl-trials N\` (schedule-only leader-for-life trials), \`--no-docs\` (leave this file alone),
 \`--render FILE\` (rewrite this file and print the table from a results file, without running anything),
-\`--merge OTHER\` (with \`--render\`: the phases measured in OTHER replace those of FILE; writes \`latest.json\`).
+\`--merge OTHER\` (with \`--render\`: the phases measured in OTHER replace those of FILE; writes \`latest.json\`),
+\`--keep\` (also write the results to \`bench/results/<timestamp>.json\`).
 
 ## Latest run
 
@@ -1135,11 +1304,27 @@ ${
   }
 ${renderTable(rows, true)}
 
-Ratios are ours / client-go (or ours / the schedule-only reference). Request rates are per minute, from
+Ratios are ours / client-go, ours / the floor, or ours / the schedule-only reference. Request rates are per minute, from
 \`apiserver_request_total\` (resource \`leases\`), with the control plane's own Lease traffic (measured in a window
 with no candidate) subtracted.
 
-## Targets (ours)
+${
+    report["memory"] === undefined ? "" : `## Memory: what each part of a candidate costs
+
+A fresh node process imports the parts one after the other (bench/memory.ts, \\\`tsx bench/memory.ts\\\`) and reports
+its VmRSS after each, median of three; a running candidate (the cost rows above) also holds its heap. The
+alternatives are what the library no longer loads.
+
+| part | MiB | cumulative MiB |
+| --- | ---: | ---: |
+${
+      [...report["memory"].rows, ...report["memory"].alternatives].map((row: any) =>
+        `| ${row.part} | ${row.partMiB.toFixed(1)} | ${row.cumulativeMiB.toFixed(1)} |`
+      ).join("\n")
+    }
+
+`
+  }## Targets (ours)
 
 | target | profile | measured | status | why |
 | --- | --- | --- | --- | --- |
@@ -1147,13 +1332,19 @@ ${targets.map((t) => `| ${t.target} | ${t.profile} | ${t.value} | ${mark(t)} | $
 
 ## Notes
 
-- Every number of ours is for our candidate as the test suites run it: a Node process running TypeScript through
-  tsx. Its RSS and start-up CPU include the TypeScript loader; client-go's candidate is a static Go binary. The CPU
-  seconds *in the window* are the steady-state cost.
-- Our candidate holds two Lease watches (the election's own and \`leaderChanges\`, which feeds its \`new_leader\`
-  lines); a replica that does not subscribe to \`leaderChanges\` holds one. Watches are not requests, so they do not
-  show in the request rates, but every renew is sent down every open watch: the "open Lease watches" rows show that
-  cost, which grows with the number of candidates where client-go's grows in polls.
+- Every number of ours is for our candidate as users run the library: the built \`dist/\` on plain node (its own
+  few lines bundled by esbuild), no TypeScript loader; client-go's candidate is a static Go binary. The CPU seconds
+  *in the window* are the steady-state cost.
+- Our candidate holds one Lease watch, shared by its election and its \`leaderChanges\` subscriber (which feeds its
+  \`new_leader\` lines). Watches are not requests, so they do not show in the request rates, but every renew is sent
+  down every open watch: the "open Lease watches" rows show that cost, which grows with the number of candidates
+  where client-go's grows in polls.
+- **The floor** (bench/floor.ts): a bare Node client with a kept-alive \`https.Agent\` PUTs a Lease 60 times; a watch
+  on another connection times each event. A graceful handover cannot beat the release's event plus the next PUT;
+  a follower that saw the release, one PUT; a crash takeover past the expiry, one PUT.
+- **Cold and warm**: the graceful rows are cold, the first acquisition of a fresh follower process (its code runs for
+  the first time); the warm rows hand over between two processes that have both led before (SIGUSR2: the leader
+  releases and enters the election again once the other leads, \`--step-down-on-usr2\`).
 - client-go's follower polls with a GET every retryPeriod x U(1, 2.2); a graceful handover waits for its next poll
   after the release, and after a crash it times the expiry from the poll that saw the last renew, so its excess is
   up to two polls. Ours watches: it sees the release, or times the expiry from the renew itself.
@@ -1186,13 +1377,14 @@ ${targets.map((t) => `| ${t.target} | ${t.profile} | ${t.value} | ${mark(t)} | $
   Leader for life does not depend on the Lease profile, so it is measured once.
 - **API load**: one candidate leads alone for a window, then a follower joins for a second window;
   \`apiserver_request_total\` is sampled before and after each. Leader = first window; follower = second minus first.
-  A watch is counted only when it ends, so a steady watch costs nothing here (ours: two per candidate, the election's
-  and \`leaderChanges\`).
+  A watch is counted only when it ends, so a steady watch costs nothing here (ours: one per candidate).
 - **Scale**: N candidates of one implementation on one Lease; first leader measured from the spawn of all and from
   the first candidate's \`ready\`; the request rate over a window after all have seen the leader, compared with the
   leader + follower rate of the load run.
 - **Cost**: VmRSS and utime + stime from /proc of each candidate process at the end of its window (with any child
-  processes; ours is a Node process running TypeScript through tsx; the CPU seconds in the window exclude start-up).
+  processes; the CPU seconds in the window exclude start-up). Per renew and per leader write: the CPU seconds in
+  the window over the leader's PUTs in it (\`apiserver_request_total\`); a follower of ours receives each as one
+  watch event, a follower of client-go polls instead.
 - The two implementations' handover chains run at the same time on different Leases; the load and scale windows run
   one implementation at a time (the API server's counters are global).
 `
@@ -1236,13 +1428,16 @@ const render = (file: string) => {
     }]
     const json = JSON.stringify(report, null, 2) + "\n"
     const dir = path.join(repoRoot, "bench/results")
-    writeFileSync(path.join(dir, `${new Date().toISOString().replace(/[:.]/g, "-")}-merged.json`), json)
+    if (flags.keep) {
+      writeFileSync(path.join(dir, `${new Date().toISOString().replace(/[:.]/g, "-")}-merged.json`), json)
+    }
     writeFileSync(path.join(dir, "latest.json"), json)
   }
-  const rows = buildTable(report.results, report.lfl)
+  const rows = buildTable(report.results, report.lfl, report.floor)
   const targets = evaluateTargets(report.results, {
     steadySeconds: report.settings.steadySeconds,
-    loadAverage: report.machine.loadAverageAtStart
+    loadAverage: report.machine.loadAverageAtStart,
+    floor: report.floor
   })
   writeDocs(renderDocs({ ...report, table: rows, targets }, rows, targets))
   printSummary(rows, targets, report.durationSeconds)
@@ -1263,11 +1458,17 @@ const main = async () => {
   const started = Date.now()
   log(`settings: ${JSON.stringify(settings)}`)
   await ensureBinaries({ log })
+  // Ours runs as users run it: the built library (dist/) on plain node.
+  await buildCandidate()
   const loadBefore = os.loadavg()
   cp = await startControlPlane({ log: (line) => log(`control plane: ${line}`) })
   const results: Record<string, ProfileResults> = {}
   let lfl: LflResult | undefined
+  let floor: FloorResult | undefined
+  const memory = selected("memory") ? measureMemory() : undefined
   try {
+    log("floor: a bare kept-alive client's Lease PUTs and their watch events")
+    floor = await measureFloor(cp.adminKubeconfig)
     const needsBaseline = selected("load") || selected("scale") || selected("cost")
     const baseline = needsBaseline ? await measureBaseline(settings.steadySeconds) : {}
     for (const name of settings.profiles) {
@@ -1277,6 +1478,10 @@ const main = async () => {
       if (selected("graceful")) {
         log(`graceful handover, ${name}`)
         r.graceful = await handover("graceful", profile)
+      }
+      if (selected("warm")) {
+        log(`warm handover, ${name}`)
+        r.warm = await warmHandover(profile)
       }
       if (selected("crash")) {
         log(`crash failover, ${name}`)
@@ -1303,8 +1508,8 @@ const main = async () => {
     agent.destroy()
   }
   const durationSeconds = (Date.now() - started) / 1000
-  const rows = buildTable(results, lfl)
-  const targets = evaluateTargets(results, { steadySeconds: settings.steadySeconds, loadAverage: loadBefore })
+  const rows = buildTable(results, lfl, floor)
+  const targets = evaluateTargets(results, { steadySeconds: settings.steadySeconds, loadAverage: loadBefore, floor })
   const report = {
     mode: quick ? "quick" : "full",
     finishedAt: new Date().toISOString(),
@@ -1314,13 +1519,15 @@ const main = async () => {
     settings,
     results,
     lfl,
+    floor,
+    memory,
     table: rows,
     targets
   }
   const dir = path.join(repoRoot, "bench/results")
   mkdirSync(dir, { recursive: true })
   const json = JSON.stringify(report, null, 2) + "\n"
-  writeFileSync(path.join(dir, `${report.finishedAt.replace(/[:.]/g, "-")}.json`), json)
+  if (flags.keep) writeFileSync(path.join(dir, `${report.finishedAt.replace(/[:.]/g, "-")}.json`), json)
   writeFileSync(path.join(dir, "latest.json"), json)
   if (!flags["no-docs"]) writeDocs(renderDocs(report, rows, targets))
   process.stdout.write(`\n${renderTable(rows, false)}\n\n`)

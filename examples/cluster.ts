@@ -82,7 +82,7 @@ export const duration = (text: string): Duration.Duration => {
     : Duration.minutes(value)
 }
 
-/** The locks the examples, the demo and the candidate processes can run on. */
+/** The locks the examples and the demo can run on. */
 export type LockKind = "configmap" | "leaderlock" | "lease"
 
 export const isLockKind = (text: string): text is LockKind =>

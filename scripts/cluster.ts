@@ -4,7 +4,7 @@
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { ensureBinaries, isAlive, readPidFile, startControlPlane, stopFromPidfile } from "./controlPlane.js"
+import { ensureBinaries, isAlive, readPidFile, startControlPlane, stopFromPidfile } from "../testkit/controlPlane.js"
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const stateDir = path.join(repoRoot, ".cluster")

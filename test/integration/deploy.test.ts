@@ -7,8 +7,8 @@ import { Effect } from "effect"
 import { readdirSync } from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { ControlPlane } from "../../scripts/controlPlane.js"
 import { K8sClient, type K8sError } from "../../src/index.js"
+import type { ControlPlane } from "../../testkit/controlPlane.js"
 import {
   collectionPath as collectionPathIn,
   repoRoot,

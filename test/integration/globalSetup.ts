@@ -1,5 +1,5 @@
-import { buildCandidate } from "../../scripts/buildCandidate.js"
-import { ensureBinaries } from "../../scripts/controlPlane.js"
+import { buildCandidate } from "../../testkit/buildCandidate.js"
+import { ensureBinaries } from "../../testkit/controlPlane.js"
 
 /**
  * Builds etcd, kube-apiserver, kube-controller-manager and the client-go candidate once (cached afterwards), and our

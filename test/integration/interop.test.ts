@@ -1,19 +1,10 @@
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { ControlPlane } from "../../scripts/controlPlane.js"
 import { Leases } from "../../src/index.js"
-import {
-  type Candidate,
-  type CandidateOptions,
-  kill,
-  leadershipIntervals,
-  monoNow,
-  overlaps,
-  run,
-  spawnCandidate,
-  startCluster,
-  unique
-} from "./harness.js"
+import { type Candidate, type CandidateOptions, kill, monoNow, spawnCandidate } from "../../testkit/candidates.js"
+import type { ControlPlane } from "../../testkit/controlPlane.js"
+import { leadershipIntervals, overlaps } from "../../testkit/intervals.js"
+import { run, startCluster, unique } from "./harness.js"
 
 let cluster: ControlPlane
 const started: Array<Candidate> = []

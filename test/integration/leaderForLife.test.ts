@@ -1,6 +1,5 @@
 import { Deferred, Effect, Fiber, Layer, Option } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { ControlPlane } from "../../scripts/controlPlane.js"
 import {
   ConfigMaps,
   ContextInfo,
@@ -10,7 +9,9 @@ import {
   Pods,
   type ResourceService
 } from "../../src/index.js"
-import { applyYaml, createPod, eventually, failPod, liveLayer, monoNow, startCluster, unique } from "./harness.js"
+import { monoNow } from "../../testkit/candidates.js"
+import type { ControlPlane } from "../../testkit/controlPlane.js"
+import { applyYaml, createPod, eventually, failPod, liveLayer, startCluster, unique } from "./harness.js"
 
 let cluster: ControlPlane
 let layer: ReturnType<typeof liveLayer>

@@ -1,19 +1,10 @@
 import { Deferred, Effect, Fiber, Layer, Option } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { ControlPlane } from "../../scripts/controlPlane.js"
 import { ContextInfo, LeaderElection, Leases } from "../../src/index.js"
-import {
-  type Candidate,
-  kill,
-  leadershipIntervals,
-  liveLayer,
-  monoNow,
-  overlaps,
-  run,
-  spawnCandidate,
-  startCluster,
-  unique
-} from "./harness.js"
+import { type Candidate, kill, monoNow, spawnCandidate } from "../../testkit/candidates.js"
+import type { ControlPlane } from "../../testkit/controlPlane.js"
+import { leadershipIntervals, overlaps } from "../../testkit/intervals.js"
+import { liveLayer, run, startCluster, unique } from "./harness.js"
 
 let cluster: ControlPlane
 const started: Array<Candidate> = []

@@ -1,6 +1,5 @@
 import { Effect, Exit, Layer, Logger, Option } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { ControlPlane } from "../../scripts/controlPlane.js"
 import {
   ConfigMaps,
   ContextInfo,
@@ -12,6 +11,7 @@ import {
   Leases,
   Pods
 } from "../../src/index.js"
+import type { ControlPlane } from "../../testkit/controlPlane.js"
 import { applyYaml, createPod, eventually, liveLayer, run, startCluster, unique, yamlDocuments } from "./harness.js"
 
 let cluster: ControlPlane

@@ -14,25 +14,13 @@
 import { Effect } from "effect"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { ControlPlane } from "../../scripts/controlPlane.js"
 import { Leases } from "../../src/Leases.js"
 import { formatMicroTime } from "../../src/resources.js"
+import { type Candidate, type CandidateOptions, fast, kill, monoNow, spawnCandidate } from "../../testkit/candidates.js"
+import type { ControlPlane } from "../../testkit/controlPlane.js"
+import { leaderlessGaps, leadershipIntervals, overlappingPairs } from "../../testkit/intervals.js"
 import { prng } from "../safety/sim.js"
-import {
-  type Candidate,
-  type CandidateOptions,
-  fast,
-  kill,
-  kubeconfigWithServer,
-  leaderlessGaps,
-  leadershipIntervals,
-  monoNow,
-  overlappingPairs,
-  run,
-  spawnCandidate,
-  startCluster,
-  unique
-} from "./harness.js"
+import { kubeconfigWithServer, run, startCluster, unique } from "./harness.js"
 import { type Proxy, startProxy } from "./proxy.js"
 
 // ---------------------------------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 /**
  * Graceful shutdown as a real process: examples/graceful-shutdown.ts leads a Lease on a real API server, a standby
- * (scripts/candidate.ts) waits; SIGTERM to the example interrupts its protected effect, releases the Lease and exits
+ * (testkit/candidate.ts) waits; SIGTERM to the example interrupts its protected effect, releases the Lease and exits
  * 0, and the standby leads at once: far sooner than the 15 s lease duration it would otherwise wait out.
  */
 import { Effect } from "effect"
@@ -8,9 +8,10 @@ import { type ChildProcess, spawn } from "node:child_process"
 import * as path from "node:path"
 import { createInterface } from "node:readline"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { ControlPlane } from "../../scripts/controlPlane.js"
 import { Leases } from "../../src/index.js"
-import { type Candidate, monoNow, repoRoot, run, spawnCandidate, startCluster, unique } from "./harness.js"
+import { type Candidate, monoNow, spawnCandidate } from "../../testkit/candidates.js"
+import type { ControlPlane } from "../../testkit/controlPlane.js"
+import { repoRoot, run, startCluster, unique } from "./harness.js"
 
 let cluster: ControlPlane
 const children: Array<ChildProcess> = []

@@ -1,9 +1,9 @@
 import * as ClientNode from "@kubernetes/client-node"
 import { Effect, Layer, Option } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { ControlPlane } from "../../scripts/controlPlane.js"
 import { ContextInfo, K8sClient, LeaderElection, Leases } from "../../src/index.js"
 import { connectionOf, fromClientNode, loadFile } from "../../src/internal/kubeConfig.js"
+import type { ControlPlane } from "../../testkit/controlPlane.js"
 import { startCluster, unique } from "./harness.js"
 
 describe("the client-node release under test", () => {

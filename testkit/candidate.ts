@@ -5,16 +5,52 @@
  * `mono_ns` is CLOCK_MONOTONIC (process.hrtime), comparable across processes of one machine.
  * SIGTERM or SIGINT: the protected work is interrupted, the lock released, and the process exits 0.
  *
- *   tsx scripts/candidate.ts --kubeconfig K --namespace N --lock lease --name L --identity I \
+ *   tsx testkit/candidate.ts --kubeconfig K --namespace N --lock lease --name L --identity I \
  *     [--lease-duration 15s --renew-deadline 10s --retry-period 2s] [--repeat]
- *   tsx scripts/candidate.ts --lock configmap|leaderlock --name L --identity POD_NAME ...
+ *   tsx testkit/candidate.ts --lock configmap|leaderlock --name L --identity POD_NAME ...
+ *
+ * With --step-down-on-usr2, SIGUSR2 ends the protected work of a leader (it releases) and the process enters the
+ * election again: the bench's warm handovers, between processes that have led before.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Effect, Layer, Logger, LogLevel, Option, Stream } from "effect"
+import { Cause, Deferred, Duration, Effect, Layer, Logger, LogLevel, Option, Stream } from "effect"
 import { parseArgs } from "node:util"
-import { duration, isLockKind, lockLayer } from "../examples/cluster.js"
-import { ConfigMaps, ContextInfo, K8sClient, LeaderElection, LeaderLocks, Leases, Pods } from "../src/index.js"
+import {
+  ConfigMaps,
+  ContextInfo,
+  K8sClient,
+  LeaderElection,
+  LeaderLocks,
+  type LeaseLockOptions,
+  Leases,
+  Pods
+} from "../src/index.js"
 import { eventEmitter } from "./events.js"
+
+/** Go-style durations, as client-go's flags take them: "15s", "500ms", "1m". */
+const duration = (text: string): Duration.Duration => {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text)
+  if (match === null) throw new Error(`not a duration: "${text}" (e.g. 15s, 500ms, 1m)`)
+  const value = Number(match[1])
+  return match[2] === "ms"
+    ? Duration.millis(value)
+    : match[2] === "s"
+    ? Duration.seconds(value)
+    : Duration.minutes(value)
+}
+
+const lockLayer = (kind: string, name: string, leaseOptions: LeaseLockOptions) => {
+  switch (kind) {
+    case "configmap":
+      return LeaderElection.configMapLock(name)
+    case "leaderlock":
+      return LeaderElection.customLeaderLock(name)
+    case "lease":
+      return LeaderElection.leaseLock(name, leaseOptions)
+    default:
+      throw new Error(`--lock must be configmap, leaderlock or lease, not "${kind}"`)
+  }
+}
 
 const { values: flags } = parseArgs({
   options: {
@@ -27,6 +63,7 @@ const { values: flags } = parseArgs({
     "renew-deadline": { type: "string", default: "10s" },
     "retry-period": { type: "string", default: "2s" },
     repeat: { type: "boolean", default: false },
+    "step-down-on-usr2": { type: "boolean", default: false },
     verbose: { type: "boolean", default: false }
   }
 })
@@ -40,7 +77,6 @@ const emit = eventEmitter(identity)
 const client = flags.kubeconfig === undefined ? K8sClient.layer : K8sClient.fromFile(flags.kubeconfig)
 const resources = Layer.mergeAll(Pods.live, ConfigMaps.live, Leases.live, LeaderLocks.live).pipe(Layer.provide(client))
 const context = ContextInfo.test({ namespace: flags.namespace, podName: identity })
-if (!isLockKind(flags.lock)) throw new Error(`--lock must be configmap, leaderlock or lease, not "${flags.lock}"`)
 const lock = lockLayer(flags.lock, name, {
   leaseDuration: duration(flags["lease-duration"]),
   renewDeadline: duration(flags["renew-deadline"]),
@@ -54,6 +90,25 @@ const lead = LeaderElection.runAsLeader(
   )
 )
 
+/** Leads until SIGUSR2, releases, and enters the election again once another candidate has led, forever. */
+const leadUntilUsr2 = Effect.gen(function*() {
+  const stepDown = yield* Deferred.make<void>()
+  const onSignal = () => Deferred.unsafeDone(stepDown, Effect.void)
+  process.once("SIGUSR2", onSignal)
+  yield* LeaderElection.runAsLeader(
+    emit("started_leading", identity).pipe(
+      Effect.zipRight(Deferred.await(stepDown)),
+      Effect.onExit(() => emit("stopped_leading", identity))
+    )
+  ).pipe(Effect.ensuring(Effect.sync(() => process.removeListener("SIGUSR2", onSignal))))
+  // Step aside until another candidate leads: entering again at once would often win the free Lease again.
+  yield* LeaderElection.leaderChanges.pipe(
+    Effect.flatMap((changes) =>
+      changes.pipe(Stream.filter((leader) => Option.isSome(leader) && leader.value !== identity), Stream.runHead)
+    )
+  )
+}).pipe(Effect.forever)
+
 const program = Effect.gen(function*() {
   const election = yield* LeaderElection
   yield* election.leaderChanges.pipe(
@@ -61,7 +116,11 @@ const program = Effect.gen(function*() {
     Effect.forkScoped
   )
   yield* emit("ready")
-  yield* flags.repeat ? lead.pipe(Effect.repeat({ while: Option.isNone })) : lead
+  yield* flags["step-down-on-usr2"]
+    ? leadUntilUsr2
+    : flags.repeat
+    ? lead.pipe(Effect.repeat({ while: Option.isNone }))
+    : lead
 }).pipe(
   Effect.scoped,
   Effect.provide(lock.pipe(Layer.provide(Layer.merge(resources, context)))),

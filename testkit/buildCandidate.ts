@@ -1,9 +1,9 @@
 /**
  * The candidate as users run it: the built library (`dist/`, `npm run build`) on plain node, without tsx. The
- * candidate's own code (scripts/candidate.ts and what it imports outside src/) is bundled into
+ * candidate's own code (testkit/candidate.ts and what it imports outside src/) is bundled into
  * `.build/candidate.mjs`; the library stays an import of `dist/index.js`, and packages stay imports of node_modules.
  *
- *   tsx scripts/buildCandidate.ts     # builds dist/ and .build/candidate.mjs
+ *   tsx testkit/buildCandidate.ts     # builds dist/ and .build/candidate.mjs
  */
 import { build } from "esbuild"
 import { execFileSync } from "node:child_process"
@@ -19,7 +19,7 @@ export const builtCandidate = path.join(root, ".build/candidate.mjs")
 export const buildCandidate = async (): Promise<string> => {
   execFileSync("npm", ["run", "--silent", "build"], { cwd: root, stdio: "inherit" })
   await build({
-    entryPoints: [path.join(root, "scripts/candidate.ts")],
+    entryPoints: [path.join(root, "testkit/candidate.ts")],
     outfile: builtCandidate,
     bundle: true,
     platform: "node",
