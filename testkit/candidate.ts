@@ -20,6 +20,7 @@ import {
   ContextInfo,
   K8sClient,
   LeaderElection,
+  type LeaderElectionConfigError,
   LeaderLocks,
   type LeaseLockOptions,
   Leases,
@@ -39,7 +40,11 @@ const duration = (text: string): Duration.Duration => {
     : Duration.minutes(value)
 }
 
-const lockLayer = (kind: string, name: string, leaseOptions: LeaseLockOptions) => {
+const lockLayer = (
+  kind: string,
+  name: string,
+  leaseOptions: LeaseLockOptions
+): Layer.Layer<LeaderElection, LeaderElectionConfigError, ContextInfo | Pods | ConfigMaps | LeaderLocks | Leases> => {
   switch (kind) {
     case "configmap":
       return LeaderElection.configMapLock(name)
