@@ -6,6 +6,7 @@
  */
 import * as https from "node:https"
 import { connectionOf, loadFile } from "../src/internal/kubeConfig.js"
+import { request } from "../testkit/api.js"
 import { type Stats, stats } from "./stats.js"
 
 export interface FloorResult {
@@ -25,23 +26,10 @@ export const measureFloor = async (kubeconfig: string, namespace = "default", tr
   const watcher = new https.Agent({ keepAlive: true, ...tls })
   const name = `floor-${Date.now().toString(36)}`
   const base = `${source.server}/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`
-  const call = (agent: https.Agent, method: string, url: string, body?: unknown) =>
-    new Promise<{ status: number; body: any }>((resolve, reject) => {
-      const text = body === undefined ? undefined : JSON.stringify(body)
-      const request = https.request(url, {
-        agent,
-        method,
-        headers: { ...headers, Accept: "application/json", ...(text ? { "Content-Type": "application/json" } : {}) }
-      }, (response) => {
-        let data = ""
-        response.setEncoding("utf8").on("data", (chunk) => (data += chunk)).on(
-          "end",
-          () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(data) })
-        )
-      })
-      request.on("error", reject)
-      request.end(text)
-    })
+  const call = async (agent: https.Agent, method: string, url: string, body?: unknown) => {
+    const response = await request(agent, url, { method, headers, body })
+    return { status: response.status, body: JSON.parse(response.body) }
+  }
 
   let lease = (await call(writer, "POST", base, {
     apiVersion: "coordination.k8s.io/v1",

@@ -17,6 +17,7 @@ import * as path from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
+import { request } from "../testkit/api.js"
 import { buildCandidate } from "../testkit/buildCandidate.js"
 import { type Candidate, type CandidateEvent, kill, monoNow, spawnCandidate } from "../testkit/candidates.js"
 import { type ControlPlane, ensureBinaries, startControlPlane } from "../testkit/controlPlane.js"
@@ -103,27 +104,8 @@ const nsToMs = (ns: number) => ns / 1e6
 let cp: ControlPlane
 const agent = new https.Agent({ keepAlive: true, rejectUnauthorized: false, maxSockets: 8 })
 
-const api = (method: string, p: string, body?: unknown): Promise<{ status: number; body: string }> =>
-  new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body)
-    const req = https.request(`${cp.server}${p}`, {
-      method,
-      agent,
-      headers: {
-        authorization: `Bearer ${cp.tokens["admin"]}`,
-        accept: "application/json",
-        ...(payload === undefined ? {} : { "content-type": "application/json" })
-      }
-    }, (res) => {
-      const chunks: Array<Buffer> = []
-      res.on("data", (chunk: Buffer) => chunks.push(chunk))
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }))
-      res.on("error", reject)
-    })
-    req.setTimeout(10_000, () => req.destroy(new Error(`timeout: ${method} ${p}`)))
-    req.on("error", reject)
-    req.end(payload)
-  })
+const api = (method: string, p: string, body?: unknown) =>
+  request(agent, `${cp.server}${p}`, { method, token: cp.tokens["admin"]!, body, timeoutMs: 10_000 })
 
 /** `apiserver_request_total` summed over codes and scopes, keyed "resource verb". */
 const requestCounts = async (): Promise<Map<string, number>> => {

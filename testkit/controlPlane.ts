@@ -12,6 +12,7 @@ import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { request } from "./api.js"
 
 /** Absolute paths of the built binaries. */
 export interface Binaries {
@@ -447,34 +448,6 @@ const waitUntil = async (
 // ---------------------------------------------------------------------------------------------------------------------
 // HTTP
 // ---------------------------------------------------------------------------------------------------------------------
-
-interface Response {
-  readonly status: number
-  readonly body: string
-}
-
-const request = (
-  agent: https.Agent | http.Agent,
-  url: string,
-  options: { readonly method?: string; readonly token?: string; readonly body?: unknown; readonly timeoutMs?: number }
-): Promise<Response> =>
-  new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { accept: "application/json" }
-    if (options.token !== undefined) headers["authorization"] = `Bearer ${options.token}`
-    const payload = options.body === undefined ? undefined : JSON.stringify(options.body)
-    if (payload !== undefined) headers["content-type"] = "application/json"
-    const mod = url.startsWith("https:") ? https : http
-    const req = mod.request(url, { method: options.method ?? "GET", headers, agent }, (res) => {
-      const chunks: Array<Buffer> = []
-      res.on("data", (chunk: Buffer) => chunks.push(chunk))
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }))
-      res.on("error", reject)
-    })
-    req.setTimeout(options.timeoutMs ?? 5_000, () => req.destroy(new Error(`timeout: ${url}`)))
-    req.on("error", reject)
-    if (payload !== undefined) req.write(payload)
-    req.end()
-  })
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Control plane
