@@ -326,6 +326,29 @@ describe("Lease lock", () => {
         expect(spec(yield* currentLease).holderIdentity).toBe("thief")
       }))
 
+    test("a theft stops the leader at once, even while a renew of its is stuck and cannot be interrupted", () =>
+      Effect.gen(function*() {
+        const ca = yield* candidate("a")
+        const a = yield* forkLeader(ca)
+        yield* eventually("a leads", a.leads)
+        // From now on a's renews hang for 5 s, uninterruptibly (a request the client cannot abort at once).
+        yield* ca.intercept((request, proceed) =>
+          request.verb === "update"
+            ? Effect.zipRight(Effect.uninterruptible(Effect.sleep("5 seconds")), proceed)
+            : proceed
+        )
+        yield* advance(3_000)
+        const stolenAt = yield* now
+        yield* writeLease({ holderIdentity: "thief", leaseTransitions: 1 })
+        yield* eventually("a's effect is interrupted", a.wasInterrupted)
+        // Not when the stuck renew ends: the loss does not wait for the watch for loss to be torn down.
+        expect(yield* a.interruptedAt).toBe(stolenAt)
+        yield* ca.intercept(undefined)
+        yield* advance(5_000)
+        expect(yield* Fiber.join(a.fiber)).toEqual(Option.none())
+        expect(spec(yield* currentLease).holderIdentity).toBe("thief")
+      }))
+
     test("a stolen lease completes Leadership.lost", () =>
       Effect.gen(function*() {
         const ca = yield* candidate("a")

@@ -6,6 +6,7 @@
  */
 import { Cause, Duration, Effect, Metric, Option, Ref, Stream } from "effect"
 import { ContextInfo } from "../ContextInfo.js"
+import type { LeaderElectionError } from "../errors.js"
 import { isPermanent } from "../K8sError.js"
 import { Leases } from "../Leases.js"
 import { type Election, type Lock, make as makeElection, termOf } from "./election.js"
@@ -171,17 +172,31 @@ export const make = (lockName: string, options: LeaseLockOptions = {}) =>
           }
         })
 
-        // Safety first: a leader that sees the record name someone else (or no one) stops at once.
-        const stolen = observer.changes.pipe(
-          Stream.map((seen) =>
-            holderOf(seen.lease)
-          ),
-          Stream.filter((holder) => holder !== identity),
-          Stream.runHead,
-          Effect.map((holder) => `the Lease names ${Option.getOrElse(holder, () => "") || "no holder"}`)
-        )
+        // Safety first: a leader that sees the record name someone else (or no one) stops at once. Woken by the same
+        // signal as a follower's wait: a follower that sees a foreign write freeing the Lease must not acquire before
+        // this leader has stopped.
+        const stolen = Effect.gen(function*() {
+          while (true) {
+            const seen = yield* observer.get
+            const holder = holderOf(seen.lease)
+            if (holder !== identity) {
+              return `the Lease names ${holder || "no holder"}`
+            }
+            yield* observer.nextChange(seen)
+          }
+        })
 
-        return yield* Effect.raceFirst(renewLoop, Effect.raceFirst(deadline, Effect.raceFirst(stolen, observer.failed)))
+        // The first to end ends the leadership at once: the others are interrupted in the background (`disconnect`),
+        // not waited for, as their teardown takes milliseconds the next leader may not give us.
+        const racers: ReadonlyArray<Effect.Effect<string, LeaderElectionError>> = [
+          renewLoop,
+          deadline,
+          stolen,
+          observer.failed
+        ]
+        return yield* racers.map(Effect.disconnect).reduce((a, b) =>
+          Effect.raceFirst(a, b)
+        )
       })
 
     const release: Lock<Held>["release"] = ({ observer, releasing, writes }) =>
