@@ -102,13 +102,15 @@ export const make = (lockName: string, options: LeaseLockOptions = {}) =>
         // A new foreign write that shortens the record's duration is answered at once with a renew, which writes
         // ours back: until then the deadline below is shortened, and the leader would rather stop than wait.
         const shortenedAfter = (before: Observed) =>
-          observer.changes.pipe(
-            Stream.filter((seen) =>
-              seen.version > before.version && holderOf(seen.lease) === identity &&
-              (Option.getOrUndefined(seen.lease)?.spec?.leaseDurationSeconds ?? 0) * 1000 < leaseDurationMillis
-            ),
-            Stream.runHead
-          )
+          Effect.gen(function*() {
+            let seen = before
+            while (true) {
+              yield* observer.nextChange(seen)
+              seen = yield* observer.get
+              const recorded = (Option.getOrUndefined(seen.lease)?.spec?.leaseDurationSeconds ?? 0) * 1000
+              if (holderOf(seen.lease) === identity && recorded < leaseDurationMillis) return
+            }
+          })
         const renewLoop = Effect.gen(function*() {
           while (true) {
             const before = yield* observer.get
