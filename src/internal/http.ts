@@ -2,7 +2,7 @@ import { Duration, Effect, Stream } from "effect"
 import * as http from "node:http"
 import * as https from "node:https"
 import { fromResponse, K8sError, type K8sRequestInfo } from "../K8sError.js"
-import type { ConnectionSource } from "./kubeConfig.js"
+import { type ConnectionSource, tlsKeys } from "./kubeConfig.js"
 
 /** @internal */
 export interface HttpRequest {
@@ -25,7 +25,6 @@ interface Connection {
 const credentialsTtlMillis = 10_000
 
 type Tls = Awaited<ReturnType<ConnectionSource["credentials"]>>["tls"]
-const tlsKeys = ["ca", "cert", "key", "servername", "rejectUnauthorized"] as const
 
 const sameMaterial = (a: unknown, b: unknown): boolean =>
   Buffer.isBuffer(a) && Buffer.isBuffer(b)

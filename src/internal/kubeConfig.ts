@@ -367,7 +367,8 @@ export const connectionOf = (config: KubeConfigData, now: () => number = Date.no
   }
 }
 
-const tlsKeys = ["ca", "cert", "key", "servername", "rejectUnauthorized"] as const
+/** The TLS settings a connection source hands out. @internal */
+export const tlsKeys = ["ca", "cert", "key", "servername", "rejectUnauthorized"] as const
 
 /**
  * A `KubeConfig` of client-node the user built (any auth provider it supports): its credentials, applied by it.

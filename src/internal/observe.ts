@@ -28,9 +28,14 @@ export interface Versioned<T> {
   readonly resourceVersion: string | undefined
 }
 
-/** resourceVersions are opaque, but etcd's are integers: where both are, `a` is older than or as old as `b`. */
-export const notNewer = (a: string | undefined, b: string | undefined): boolean =>
-  a !== undefined && b !== undefined && /^\d+$/.test(a) && /^\d+$/.test(b) && BigInt(a) <= BigInt(b)
+/**
+ * resourceVersions are opaque, but etcd's are integers: where both are, negative when `a` is older than `b`, zero when
+ * they are the same, positive when newer; `undefined` when they cannot be ordered.
+ */
+export const versionOrder = (a: string | undefined, b: string | undefined): number | undefined =>
+  a !== undefined && b !== undefined && /^\d+$/.test(a) && /^\d+$/.test(b)
+    ? Number(BigInt(a) - BigInt(b) > 0n) - Number(BigInt(a) - BigInt(b) < 0n)
+    : undefined
 
 /**
  * The current state of one object, then every change of it: `None` while it does not exist. A lost watch is

@@ -16,7 +16,7 @@ import {
 } from "effect"
 import type { K8sError } from "../K8sError.js"
 import type { KubernetesObject, ResourceService } from "../resources.js"
-import { defaultReconnectSchedule, notNewer, observeInto, type Versioned } from "./observe.js"
+import { defaultReconnectSchedule, observeInto, type Versioned, versionOrder } from "./observe.js"
 
 /**
  * A resource shared by its users. The first `get` starts it in a scope of its own, a child of the scope `share` runs
@@ -129,7 +129,7 @@ export const watchObject = <T extends KubernetesObject>(
     const failed = yield* Deferred.make<never, K8sError>()
     const record = (seen: Versioned<T>, learnt: number) =>
       SubscriptionRef.update(state, (current) =>
-        Option.isSome(current) && notNewer(seen.resourceVersion, current.value.seen.resourceVersion)
+        Option.isSome(current) && (versionOrder(seen.resourceVersion, current.value.seen.resourceVersion) ?? 1) <= 0
           ? current
           : Option.some({ seen, learnt }))
     const see = (seen: Versioned<T>) =>
@@ -145,6 +145,7 @@ export const watchObject = <T extends KubernetesObject>(
           return service.get(name, namespace)
         })
     }
+    const gone: Versioned<T> = { object: Option.none(), resourceVersion: undefined }
     const fresh = Effect.suspend(() => {
       const issued = ++clock
       return service.get(name, namespace).pipe(
@@ -156,7 +157,6 @@ export const watchObject = <T extends KubernetesObject>(
         Effect.map((seen) => ({ seen, issued }))
       )
     })
-    const gone: Versioned<T> = { object: Option.none(), resourceVersion: undefined }
     /**
      * A read that found nothing has no resourceVersion to order it by. Issued before we learnt of the object (our own
      * create, an event), it may predate it: read again, now. Should that fail, believe the absence: a leader then

@@ -16,7 +16,7 @@ import {
 } from "effect"
 import type { K8sError } from "../../K8sError.js"
 import type { Lease, ResourceService } from "../../resources.js"
-import { observeInto } from "../observe.js"
+import { observeInto, versionOrder } from "../observe.js"
 import { jittered, monotonicMillis } from "../time.js"
 import type { LeaseSettings } from "./settings.js"
 
@@ -70,11 +70,9 @@ const sameRecord = (a: LeaseSpec | undefined, b: LeaseSpec | undefined) =>
   a?.holderIdentity === b?.holderIdentity && a?.leaseDurationSeconds === b?.leaseDurationSeconds &&
   a?.acquireTime === b?.acquireTime && a?.renewTime === b?.renewTime && a?.leaseTransitions === b?.leaseTransitions
 
-/** resourceVersions are opaque, but etcd's are integers: where both are, never let an older one win. */
-const isOlder = (candidate: Lease, current: Lease) => {
-  const [a, b] = [candidate.metadata.resourceVersion, current.metadata.resourceVersion]
-  return a !== undefined && b !== undefined && /^\d+$/.test(a) && /^\d+$/.test(b) && BigInt(a) < BigInt(b)
-}
+/** Never let an older version of the record win over a newer one. */
+const isOlder = (candidate: Lease, current: Lease) =>
+  (versionOrder(candidate.metadata.resourceVersion, current.metadata.resourceVersion) ?? 0) < 0
 
 /**
  * One candidate's view of the Lease, fed by its watch and by its own reads and writes (`see`). The watch lives in
