@@ -5,9 +5,9 @@
  * saw the release needs at least one PUT; a crash takeover past the expiry, one PUT.
  */
 import * as https from "node:https"
-import { connectionOf, loadFile } from "../src/internal/kubeConfig.js"
-import { request } from "../testkit/api.js"
-import { type Stats, stats } from "./stats.js"
+import { connectionOf, loadFile } from "../../src/internal/kubeConfig.js"
+import { request } from "../../testkit/api.js"
+import { type Stats, stats } from "../stats.js"
 
 export interface FloorResult {
   readonly trials: number

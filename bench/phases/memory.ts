@@ -3,13 +3,13 @@
  * and reports its resident set after each (VmRSS, after a settle). The rows are cumulative, in the order a candidate
  * loads them; the alternatives measure what the library no longer loads.
  *
- *   tsx bench/memory.ts            # needs `npm run build` (dist/)
+ *   tsx bench/phases/memory.ts            # needs `npm run build` (dist/)
  */
 import { execFileSync } from "node:child_process"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 
 /** The resident set, in MiB, of a node process that imported `modules` in order. */
 const rssAfter = (modules: ReadonlyArray<string>): number => {
