@@ -160,7 +160,7 @@ export const make = <Held>(lock: Lock<Held>): Effect.Effect<Election, never, Sco
                 onSome: (error) => Effect.logError(`leadership ended: ${error.message}`),
                 onNone: () => Effect.logError("leadership ended: the watch for loss died", cause)
               }),
-              Deferred.failCause(failure, cause)
+              Effect.asVoid(Deferred.failCause(failure, cause))
             )
         }).pipe(Effect.zipRight(stopLeading), Effect.zipRight(Deferred.succeed(lost, undefined)))
       // Safety first: whatever ends the watch for loss ends the leadership; only the scope closing interrupts it.

@@ -215,8 +215,8 @@ export const make = (lockName: string, options: LeaseLockOptions = {}) =>
         : Effect.void
 
     const leaderChanges: Election["leaderChanges"] = Stream.unwrapScoped(Effect.map(sharedObserver, (observer) =>
-      observer.changes.pipe(
-        Stream.map(({ lease }) => Option.filter(Option.some(holderOf(lease)), (holder) => holder !== "")),
+      observer.holders.pipe(
+        Stream.map((holder) => holder === "" ? Option.none() : Option.some(holder)),
         Stream.changesWith(Option.getEquivalence((a, b) => a === b)),
         Stream.interruptWhen(observer.failed)
       )))

@@ -25,7 +25,11 @@ export interface Observed {
   readonly lease: Option.Option<Lease>
   /** When the record last changed. */
   readonly observedAt: number
-  /** Counts changes of the record, to wait for the next one. */
+  /**
+   * Counts the changes a wait can act on: of the holder, of the record's duration, of the Lease object itself (gone,
+   * re-created). A renew by the same holder (renewTime, acquireTime, transitions) only pushes the expiry later: no
+   * wait is woken by it, each acts on the new expiry when its own timer fires.
+   */
   readonly version: number
   /** Who holds the Lease for followers: the record's holder, or the last holder of a Lease deleted while held. */
   readonly holder: string
@@ -70,6 +74,13 @@ const sameRecord = (a: LeaseSpec | undefined, b: LeaseSpec | undefined) =>
   a?.holderIdentity === b?.holderIdentity && a?.leaseDurationSeconds === b?.leaseDurationSeconds &&
   a?.acquireTime === b?.acquireTime && a?.renewTime === b?.renewTime && a?.leaseTransitions === b?.leaseTransitions
 
+/** A change a wait acts on (see `Observed.version`). */
+const sameWaitingState = (a: Option.Option<Lease>, b: Option.Option<Lease>) =>
+  Option.isSome(a) === Option.isSome(b) &&
+  (Option.isNone(a) || Option.isNone(b) ||
+    (a.value.metadata.uid === b.value.metadata.uid && holderOf(a) === holderOf(b) &&
+      a.value.spec?.leaseDurationSeconds === b.value.spec?.leaseDurationSeconds))
+
 /** Never let an older version of the record win over a newer one. */
 const isOlder = (candidate: Lease, current: Lease) =>
   (versionOrder(candidate.metadata.resourceVersion, current.metadata.resourceVersion) ?? 0) < 0
@@ -87,44 +98,55 @@ export const makeObserver = (
   settings: LeaseSettings
 ): Effect.Effect<Observer, K8sError, Scope.Scope> =>
   Effect.gen(function*() {
-    const state = yield* SubscriptionRef.make<Observed>({
-      lease: Option.none(),
-      observedAt: 0,
-      version: 0,
-      holder: "",
-      heldUntil: 0
-    })
+    let state: Observed = { lease: Option.none(), observedAt: 0, version: 0, holder: "", heldUntil: 0 }
+    /** The record's holder ("" for none), for `leaderChanges`: set only when it changes. */
+    const holders = yield* SubscriptionRef.make("")
     const ready = yield* Deferred.make<void>()
     const failed = yield* Deferred.make<never, K8sError>()
     /**
-     * Completed at the next change of the record (and replaced), failed when the watch ended for good: the waits of
+     * Completed at the next change a wait acts on (and replaced), failed when the watch ended for good: the waits of
      * the acquire loop and of the deadline are woken by it directly, not through a stream of the state.
      */
     let changed = Deferred.unsafeMake<void, K8sError>(FiberId.none)
     let ended: Cause.Cause<K8sError> | undefined
-    const signalChange = Effect.sync(() => {
+    const signalChange = () => {
       const previous = changed
       changed = Deferred.unsafeMake<void, K8sError>(FiberId.none)
       if (ended !== undefined) Deferred.unsafeDone(changed, Exit.failCause(ended))
       Deferred.unsafeDone(previous, ended === undefined ? Exit.void : Exit.failCause(ended))
-    })
+    }
+    // Every event of a follower goes through here (a renew of its leader every retryPeriod): plain state, and work
+    // for other fibers only when the holder or what the waits act on changed.
     const see = (lease: Option.Option<Lease>) =>
-      Effect.flatMap(monotonicMillis, (now) =>
-        SubscriptionRef.modify(state, (current) => {
-          if (Option.isSome(lease) && Option.isSome(current.lease) && isOlder(lease.value, current.lease.value)) {
-            return [false, current]
-          }
-          const changed = Option.isSome(lease) !== Option.isSome(current.lease) ||
-            !sameRecord(Option.getOrUndefined(lease)?.spec, Option.getOrUndefined(current.lease)?.spec)
-          return changed
-            ? [true, { lease, observedAt: now, version: current.version + 1, ...judge(current, lease, now) }]
-            : [false, { ...current, lease }]
-        })).pipe(Effect.flatMap((changed) => changed ? signalChange : Effect.void))
+      Effect.flatMap(monotonicMillis, (now) => {
+        const current = state
+        if (Option.isSome(lease) && Option.isSome(current.lease) && isOlder(lease.value, current.lease.value)) {
+          return Effect.void
+        }
+        if (
+          Option.isSome(lease) === Option.isSome(current.lease) &&
+          sameRecord(Option.getOrUndefined(lease)?.spec, Option.getOrUndefined(current.lease)?.spec)
+        ) {
+          state = { ...current, lease }
+          return Effect.void
+        }
+        const wake = !sameWaitingState(current.lease, lease)
+        state = {
+          lease,
+          observedAt: now,
+          version: current.version + (wake ? 1 : 0),
+          ...judge(current, lease, now)
+        }
+        if (wake) signalChange()
+        const holder = holderOf(lease)
+        return holder === holderOf(current.lease) ? Effect.void : SubscriptionRef.set(holders, holder)
+      })
     const reconnect = jittered(Schedule.spaced(settings.retryPeriod), 1, 2.2)
     const end = (cause: Cause.Cause<K8sError>) =>
       Effect.suspend(() => {
         ended = cause
-        return Effect.zipRight(signalChange, Deferred.failCause(failed, cause))
+        signalChange()
+        return Deferred.failCause(failed, cause)
       })
     yield* observeInto(leases, lockName, namespace, reconnect, ({ object }) =>
       Effect.zipRight(see(object), Deferred.succeed(ready, undefined))).pipe(
@@ -142,22 +164,28 @@ export const makeObserver = (
     const nextChange = (after: Observed) =>
       Effect.suspend(() => {
         // Taken before the state is read: a change between the two completes it.
-        const next = changed
-        return Effect.flatMap(
-          SubscriptionRef.get(state),
-          (current) => current.version > after.version ? Effect.void : Deferred.await(next)
-        )
+        return state.version > after.version ? Effect.void : Deferred.await(changed)
       })
-    return { get: SubscriptionRef.get(state), changes: state.changes, see, nextChange, failed: Deferred.await(failed) }
+    return {
+      get: Effect.sync(() => state),
+      holders: holders.changes,
+      see,
+      nextChange,
+      failed: Deferred.await(failed)
+    }
   })
 
 /** @internal */
 export interface Observer {
   readonly get: Effect.Effect<Observed>
-  readonly changes: Stream.Stream<Observed>
+  /** The record's holder ("" for none) once known, then each change of it. */
+  readonly holders: Stream.Stream<string>
   /** Records a Lease this candidate read or wrote. */
   readonly see: (lease: Option.Option<Lease>) => Effect.Effect<void>
-  /** Completes at the next change of the record after `after`; fails when the watch ended for good. */
+  /**
+   * Completes at the next change a wait acts on after `after` (see `Observed.version`); fails when the watch ended
+   * for good.
+   */
   readonly nextChange: (after: Observed) => Effect.Effect<void, K8sError>
   /** Fails (or dies) when the watch ended for good; never completes otherwise. */
   readonly failed: Effect.Effect<never, K8sError>
