@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { KubeConfig } from "@kubernetes/client-node"
-import { Chunk, Context, Deferred, Effect, Either, Exit, Fiber, Layer, Option, Stream } from "effect"
+import { Chunk, Context, Deferred, Duration, Effect, Either, Exit, Fiber, Layer, Option, Stream } from "effect"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import * as net from "node:net"
@@ -21,6 +21,8 @@ import {
   type Lease,
   Leases
 } from "../src/index.js"
+import { makeTransport } from "../src/internal/http.js"
+import type { ConnectionSource } from "../src/internal/kubeConfig.js"
 
 const ns = "ops"
 const leasePath = `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`
@@ -164,6 +166,29 @@ describe("K8sClient (real HTTP transport)", () => {
       expect(elapsed).toBeLessThan(2_000)
       expect(local.requests[0]).toEqual({ method: "GET", url: `${leasePath}/lock`, body: "" })
       yield* Fiber.interrupt(fiber)
+    })))
+
+  it.live("a watch whose consumer lags is paused and resumed: every event arrives, in order, then the end", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const count = 1_000
+      const local = yield* server((_req, res) => {
+        res.writeHead(200, { "Content-Type": "application/json", "Transfer-Encoding": "chunked" })
+        // All at once: far more lines than the transport queues before it pauses the response.
+        const lines = Array.from(
+          { length: count },
+          (_, i) => JSON.stringify({ type: "MODIFIED", object: sampleLease("a", String(i + 1)) })
+        )
+        res.end(lines.join("\n") + "\n")
+      })
+      const leases = yield* leasesFor(local.port)
+      const versions: Array<string | undefined> = []
+      yield* leases.watch("lock", ns).pipe(
+        // A slow consumer at first: the lines pile up while it sleeps.
+        Stream.tap((event) => event.object.metadata.resourceVersion === "1" ? Effect.sleep("50 millis") : Effect.void),
+        Stream.runForEach((event) => Effect.sync(() => versions.push(event.object.metadata.resourceVersion))),
+        Effect.timeoutFail({ duration: "4 seconds", onTimeout: () => `stuck after ${versions.length} events` })
+      )
+      expect(versions).toEqual(Array.from({ length: count }, (_, i) => String(i + 1)))
     })))
 
   it.live("a watch parses line-delimited events, across chunk boundaries, and maps an ERROR event to a K8sError", () =>
@@ -329,6 +354,55 @@ users: [{ name: u, user: { token: file-token } }]
       const lease = yield* leases.get("lock", ns)
       expect(lease.spec?.holderIdentity).toBe("a")
       expect(yield* Deferred.await(authorization)).toBe("Bearer secret-token")
+    })))
+})
+
+const getInfo = { verb: "get", resource: "leases.coordination.k8s.io", namespace: ns, name: "lock" } as const
+
+describe("K8sClient: credentials past their TTL", () => {
+  it.live("are applied again in the background: the request goes out at once with the current ones, the next with the new", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const authorizations: Array<string | undefined> = []
+      const local = yield* server((req, res) => {
+        authorizations.push(req.headers.authorization)
+        res.writeHead(200, { "Content-Type": "application/json" })
+        res.end(JSON.stringify(sampleLease("a", "1")))
+      })
+      // Each application of the credentials waits until the test lets it finish (a slow exec plugin, a file read).
+      const applications: Array<(token: string) => void> = []
+      const source: ConnectionSource = {
+        server: `http://127.0.0.1:${local.port}`,
+        proxyUrl: undefined,
+        credentials: () =>
+          new Promise((resolve) =>
+            applications.push((token) => resolve({ tls: {}, headers: { Authorization: `Bearer ${token}` } }))
+          )
+      }
+      // A TTL of 0: every request after the first finds the credentials stale.
+      const transport = makeTransport(source, Duration.seconds(5), { credentialsTtlMillis: 0 })
+      yield* Effect.addFinalizer(() => Effect.sync(transport.close))
+      const get = transport.request({ method: "GET", path: `${leasePath}/lock`, info: getInfo })
+      // The first request has nothing to go with: it waits for the credentials.
+      const first = yield* Effect.fork(get)
+      yield* Effect.sleep("20 millis")
+      expect(applications).toHaveLength(1)
+      expect(authorizations).toEqual([])
+      applications[0]!("old")
+      yield* Fiber.join(first)
+      yield* Effect.sleep("5 millis")
+      // Past the TTL: applied again, and the request does not wait for it.
+      yield* get.pipe(
+        Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => "the request waited for the credentials" })
+      )
+      expect(applications).toHaveLength(2)
+      expect(authorizations).toEqual(["Bearer old", "Bearer old"])
+      // While that application runs, no other starts.
+      yield* get
+      expect(applications).toHaveLength(2)
+      applications[1]!("new")
+      yield* Effect.sleep("5 millis")
+      yield* get
+      expect(authorizations.at(-1)).toBe("Bearer new")
     })))
 })
 

@@ -1,4 +1,4 @@
-import { Duration, Effect, Stream } from "effect"
+import { Chunk, Duration, Effect, Option, Queue, Stream } from "effect"
 import * as http from "node:http"
 import * as https from "node:https"
 import { fromResponse, K8sError, type K8sRequestInfo } from "../K8sError.js"
@@ -22,7 +22,12 @@ interface Connection {
 
 // The credentials (a token file, an exec plugin, client certificate files) may rotate, so they are applied again
 // after this long, and at once after a 401. Connections are kept alive in one agent until the TLS material changes.
-const credentialsTtlMillis = 10_000
+const defaultCredentialsTtlMillis = 10_000
+
+/** A watch's response is paused while this many of its lines wait for the consumer. */
+const watchHighWater = 64
+
+type WatchItem = { readonly line: unknown } | { readonly end: K8sError | undefined }
 
 type Tls = Awaited<ReturnType<ConnectionSource["credentials"]>>["tls"]
 
@@ -58,37 +63,66 @@ const makeAgent = async (isHttps: boolean, proxyUrl: string | undefined, tls: Tl
 }
 
 /** @internal */
-export const makeTransport = (source: ConnectionSource, requestTimeout: Duration.Duration) => {
+export const makeTransport = (
+  source: ConnectionSource,
+  requestTimeout: Duration.Duration,
+  options: { readonly credentialsTtlMillis?: number } = {}
+) => {
   const url = new URL(source.server)
   const isHttps = url.protocol === "https:"
+  const credentialsTtlMillis = options.credentialsTtlMillis ?? defaultCredentialsTtlMillis
   let agent: { readonly agent: http.Agent; readonly tls: Tls } | undefined
   const retired: Array<http.Agent> = []
   let cached: { readonly at: number; readonly connection: Promise<Connection> } | undefined
+  let reapplying: Promise<Connection> | undefined
 
-  /** The connection settings; `refresh` applies the credentials again now (after a 401), not only after the TTL. */
+  const apply = async (refresh: boolean): Promise<Connection> => {
+    const { headers, tls } = await source.credentials(refresh)
+    // A rotated client certificate, key or CA needs new connections: keep-alive ones carry the old.
+    if (agent === undefined || !tlsKeys.every((key) => sameMaterial(agent!.tls[key], tls[key]))) {
+      if (agent !== undefined) {
+        retire(agent.agent)
+        retired.push(agent.agent)
+      }
+      for (const old of retired.splice(0)) {
+        if (Object.keys(old.sockets).length > 0) retired.push(old)
+        else old.destroy()
+      }
+      agent = { agent: await makeAgent(isHttps, source.proxyUrl, tls), tls }
+    }
+    return { url, options: { agent: agent.agent, headers } }
+  }
+
+  /**
+   * The connection settings; `refresh` applies the credentials again now (after a 401). Past the TTL they are applied
+   * again in the background, and this request goes out with the current ones: reading token or certificate files (or
+   * running an exec plugin) must not delay the write that takes over a lock, and should the old credentials no longer
+   * be accepted, the 401 applies them again at once. A failed background attempt leaves the current ones in place and
+   * is tried again by the next request; the one after a 401 reports its error.
+   */
   const connection = (refresh = false): Promise<Connection> => {
     const now = Date.now()
-    if (cached === undefined || refresh || now - cached.at > credentialsTtlMillis) {
-      const connection = (async () => {
-        const { headers, tls } = await source.credentials(refresh)
-        // A rotated client certificate, key or CA needs new connections: keep-alive ones carry the old.
-        if (agent === undefined || !tlsKeys.every((key) => sameMaterial(agent!.tls[key], tls[key]))) {
-          if (agent !== undefined) {
-            retire(agent.agent)
-            retired.push(agent.agent)
-          }
-          for (const old of retired.splice(0)) {
-            if (Object.keys(old.sockets).length > 0) retired.push(old)
-            else old.destroy()
-          }
-          agent = { agent: await makeAgent(isHttps, source.proxyUrl, tls), tls }
-        }
-        return { url, options: { agent: agent.agent, headers } }
-      })()
+    if (cached === undefined || refresh) {
+      const connection = apply(refresh)
       cached = { at: now, connection }
       connection.catch(() => {
-        cached = undefined
+        if (cached?.connection === connection) cached = undefined
       })
+      return connection
+    }
+    if (now - cached.at > credentialsTtlMillis && reapplying === undefined) {
+      const current = cached.connection
+      const next = apply(false)
+      reapplying = next
+      next.then(
+        (connection) => {
+          if (cached?.connection === current) cached = { at: Date.now(), connection: Promise.resolve(connection) }
+          reapplying = undefined
+        },
+        () => {
+          reapplying = undefined
+        }
+      )
     }
     return cached.connection
   }
@@ -185,31 +219,71 @@ export const makeTransport = (source: ConnectionSource, requestTimeout: Duration
       })
     )
 
+  /**
+   * The lines of a watch, one parsed JSON value each. Every renew of a leader reaches each follower this way, so the
+   * response feeds a queue directly (`Stream.async` would start a fiber per line); the response is paused while the
+   * consumer lags `watchHighWater` lines behind, and resumed once it has caught up.
+   */
   const watch = (request: HttpRequest): Stream.Stream<unknown, K8sError> =>
-    Stream.async<unknown, K8sError>((emit) => {
+    Stream.unwrapScoped(Effect.gen(function*() {
+      // Lines, then at most one end: a failure, or `undefined` for the end of the response.
+      const queue = yield* Effect.acquireRelease(Queue.unbounded<WatchItem>(), Queue.shutdown)
       const controller = new AbortController()
-      let buffered = ""
-      open(request, controller.signal, true).then((response) => {
-        const status = response.statusCode ?? 0
-        if (status < 200 || status >= 300) {
-          return readAll(response).then((text) => emit.fail(fromResponse(request.info, status, parse(text))))
+      yield* Effect.addFinalizer(() => Effect.sync(() => controller.abort()))
+      let response: http.IncomingMessage | undefined
+      let paused = false
+      const offer = (item: WatchItem) => {
+        queue.unsafeOffer(item)
+        if (response !== undefined && !paused && Option.getOrElse(queue.unsafeSize(), () => 0) >= watchHighWater) {
+          paused = true
+          response.pause()
         }
-        response.setEncoding("utf8")
-        response.on("data", (chunk: string) => {
+      }
+      const end = (error: K8sError | undefined) => offer({ end: error })
+      open(request, controller.signal, true).then((opened) => {
+        const status = opened.statusCode ?? 0
+        if (status < 200 || status >= 300) {
+          return readAll(opened).then((text) => end(fromResponse(request.info, status, parse(text))))
+        }
+        response = opened
+        let buffered = ""
+        opened.setEncoding("utf8")
+        opened.on("data", (chunk: string) => {
           buffered += chunk
           let newline = buffered.indexOf("\n")
           while (newline >= 0) {
             const line = buffered.slice(0, newline).trim()
             buffered = buffered.slice(newline + 1)
-            if (line.length > 0) emit.single(parse(line))
+            if (line.length > 0) offer({ line: parse(line) })
             newline = buffered.indexOf("\n")
           }
         })
-        response.on("end", () => emit.end())
-        response.on("error", (cause) => emit.fail(transportError(request.info)(cause)))
-      }).catch((cause) => emit.fail(transportError(request.info)(cause)))
-      return Effect.sync(() => controller.abort())
-    })
+        opened.on("end", () => end(undefined))
+        opened.on("error", (cause) => end(transportError(request.info)(cause)))
+      }).catch((cause) => end(transportError(request.info)(cause)))
+      // One pull takes every line waiting, up to the end, which the next pull reports.
+      let ended: { readonly end: K8sError | undefined } | undefined
+      const pull: Effect.Effect<Chunk.Chunk<unknown>, Option.Option<K8sError>> = Effect.suspend(() =>
+        ended !== undefined
+          ? Effect.fail(Option.fromNullable(ended.end))
+          : Effect.map(Queue.takeBetween(queue, 1, watchHighWater), (items) => {
+            const lines: Array<unknown> = []
+            for (const item of items) {
+              if ("end" in item) {
+                ended = item
+                break
+              }
+              lines.push(item.line)
+            }
+            if (paused && Option.getOrElse(queue.unsafeSize(), () => 0) === 0) {
+              paused = false
+              response?.resume()
+            }
+            return Chunk.unsafeFromArray(lines)
+          })
+      )
+      return Stream.repeatEffectChunkOption(pull)
+    }))
 
   const close = () => {
     agent?.agent.destroy()
