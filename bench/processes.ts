@@ -62,7 +62,8 @@ export const candidate = (
   impl: Impl,
   profile: Profile,
   lease: string,
-  identity: string
+  identity: string,
+  nodeArgs?: ReadonlyArray<string>
 ) =>
   spawnCandidate({
     impl,
@@ -71,7 +72,8 @@ export const candidate = (
     identity,
     leaseDuration: profile.leaseDuration,
     renewDeadline: profile.renewDeadline,
-    retryPeriod: profile.retryPeriod
+    retryPeriod: profile.retryPeriod,
+    ...(nodeArgs === undefined ? {} : { nodeArgs })
   })
 
 export const isStarted = (e: CandidateEvent) => e.event === "started_leading"

@@ -3,7 +3,7 @@
  * script starts and stops (testkit/controlPlane.ts). See docs/benchmarks.md for the method and the latest table.
  *
  *   tsx bench/run.ts [--trials 20] [--steady 120] [--profile default|fast|both]
- *                    [--only graceful,warm,crash,lfl,load,scale,cost,memory] [--quick] [--scale 50] [--parallel 1]
+ *                    [--only graceful,warm,crash,lfl,load,scale,cost,events,memory] [--quick] [--scale 50] [--parallel 1]
  *                    [--lfl-trials 5] [--no-docs] [--keep]
  *   tsx bench/run.ts --render bench/results/latest.json   # the table and docs/benchmarks.md from a results file
  *   tsx bench/run.ts --render A.json --merge B.json        # ... with B's phases replacing A's (writes latest.json)
@@ -19,6 +19,7 @@ import { buildCandidate } from "../testkit/buildCandidate.js"
 import { ensureBinaries, startControlPlane } from "../testkit/controlPlane.js"
 import { apiServer } from "./apiServer.js"
 import type { Bench } from "./context.js"
+import { measureEvents } from "./phases/events.js"
 import { type FloorResult, measureFloor } from "./phases/floor.js"
 import { handover, warmHandover } from "./phases/handover.js"
 import { type LflResult, measureLfl } from "./phases/lfl.js"
@@ -62,7 +63,9 @@ const printSummary = (rows: Array<Row>, targets: Array<Target>, seconds: number)
   process.stdout.write(`\n${renderTable(rows, false)}\n\n`)
   for (const t of targets) {
     process.stdout.write(
-      `${t.met === undefined ? "n/a   " : t.met ? "met   " : "MISSED"} ${t.profile.padEnd(8)} ${t.target}: ${t.value}\n`
+      `${t.reportOnly ? "report" : t.met === undefined ? "n/a   " : t.met ? "met   " : "MISSED"} ${
+        t.profile.padEnd(8)
+      } ${t.target}: ${t.value}\n`
     )
   }
   process.stdout.write(`\nbench finished in ${seconds.toFixed(0)} s; raw numbers in bench/results/latest.json\n`)
@@ -157,6 +160,10 @@ const run = async () => {
         const load: Partial<Record<Impl, LoadResult>> = {}
         for (const impl of impls) load[impl] = await measureLoad(bench, impl, profile, baseline)
         r.load = load as Record<Impl, LoadResult>
+      }
+      if (selected("events")) {
+        log(`per-event CPU of a follower, ${name}`)
+        r.events = await measureEvents(bench, profile)
       }
       if (selected("scale")) {
         const scale: Partial<Record<Impl, ScaleResult>> = {}

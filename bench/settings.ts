@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto"
 export type Impl = "ours" | "client-go"
 export type ProfileName = "default" | "fast"
 export const impls: ReadonlyArray<Impl> = ["ours", "client-go"]
-export const phases = ["graceful", "warm", "crash", "lfl", "load", "scale", "cost", "memory"] as const
+export const phases = ["graceful", "warm", "crash", "lfl", "load", "scale", "cost", "events", "memory"] as const
 export type Phase = (typeof phases)[number]
 
 export interface Profile {

@@ -45,6 +45,8 @@ export interface CandidateOptions {
   readonly repeat?: boolean
   /** Ours: SIGUSR2 makes a leader release and enter the election again (testkit/candidate.ts). */
   readonly stepDownOnUsr2?: boolean
+  /** Ours: node's own options (e.g. `--cpu-prof` to profile it). */
+  readonly nodeArgs?: ReadonlyArray<string>
 }
 
 /** The fast profile the suites use so that expiries take seconds: 2 s / 1.5 s / 0.5 s. */
@@ -76,6 +78,7 @@ export const spawnCandidate = async (options: CandidateOptions): Promise<Candida
   ]
   const child = options.impl === "ours"
     ? spawn(process.execPath, [
+      ...(options.nodeArgs ?? []),
       // What users run: the built library on plain node (built by globalSetup.ts, see testkit/buildCandidate.ts).
       builtCandidate,
       ...common,

@@ -40,7 +40,8 @@ export const renderDocs = (
 ) => {
   const m = report["machine"]
   const s = report["settings"]
-  const mark = (t: Target) => (t.met === undefined ? "not measured" : t.met ? "met" : "**missed**")
+  const mark = (t: Target) =>
+    t.reportOnly ? "reported" : t.met === undefined ? "not measured" : t.met ? "met" : "**missed**"
   return `# Benchmarks
 
 \`npm run bench\` (bench/run.ts; its phases in bench/phases/, the table and this page in bench/report/) starts a
@@ -57,7 +58,7 @@ npm run bench -- --profile fast --only graceful,crash --trials 50
 \`\`\`
 
 Flags: \`--trials N\`, \`--steady SECONDS\`, \`--profile default|fast|both\`,
-\`--only graceful,warm,crash,lfl,load,scale,cost,memory\`,
+\`--only graceful,warm,crash,lfl,load,scale,cost,events,memory\`,
 \`--quick\`, \`--scale N\` (candidates in the scale run), \`--parallel N\` (crash-failover trial chains per implementation, default 1),
 \`--lfl-trials N\` (schedule-only leader-for-life trials), \`--no-docs\` (leave this file alone),
 \`--render FILE\` (rewrite this file and print the table from a results file, without running anything),
@@ -170,6 +171,11 @@ ${targets.map((t) => `| ${t.target} | ${t.profile} | ${t.value} | ${mark(t)} | $
   processes; the CPU seconds in the window exclude start-up). Per renew and per leader write: the CPU seconds in
   the window over the leader's PUTs in it (\`apiserver_request_total\`); a follower of ours receives each as one
   watch event, a follower of client-go polls instead.
+- **CPU per watch event**: the bench holds a Lease itself and renews it, for one window at the profile's
+  retryPeriod and for another every 40 ms; a follower's extra CPU seconds in the second window over its extra events
+  is what one event costs it (reading, decoding, the observer, whatever the event wakes), the idle costs cancelling
+  out. The same for a bare Node client that watches the Lease and parses each event (bench/bareWatcher.mjs): the
+  floor. client-go's follower receives no events (it polls), so it has no such figure.
 - The two implementations' handover chains run at the same time on different Leases; the load and scale windows run
   one implementation at a time (the API server's counters are global).
 `

@@ -1,4 +1,5 @@
 /** The results of a run and the table that compares them: ours, client-go, the floor. */
+import type { EventsResult } from "../phases/events.js"
 import type { FloorResult } from "../phases/floor.js"
 import type { HandoverResult } from "../phases/handover.js"
 import type { LflResult } from "../phases/lfl.js"
@@ -14,6 +15,8 @@ export interface ProfileResults {
   crash?: Record<Impl, HandoverResult>
   load?: Record<Impl, LoadResult>
   scale?: Record<Impl, ScaleResult>
+  /** Ours and the bare watcher: CPU per watch event of a follower. */
+  events?: EventsResult
 }
 
 export const fmt = (value: number | undefined, digits = 0) =>
@@ -125,6 +128,21 @@ export const buildTable = (
           2
         )
       }
+    }
+    if (r.events) {
+      const { ours, bare } = r.events
+      rows.push([
+        `${tag}: follower CPU per watch event (ms), ours vs a bare client`,
+        fmt(ours.msPerEvent, 2),
+        fmt(bare.msPerEvent, 2),
+        ratio(ours.msPerEvent, bare.msPerEvent)
+      ])
+      rows.push([
+        `${tag}: follower CPU s, ${r.events.windowSeconds} s at the leader's pace / with a renew every ${r.events.burstIntervalMs} ms`,
+        `${fmt(ours.idle.cpuSeconds, 2)} / ${fmt(ours.burst.cpuSeconds, 2)}`,
+        `${fmt(bare.idle.cpuSeconds, 2)} / ${fmt(bare.burst.cpuSeconds, 2)}`,
+        "-"
+      ])
     }
     if (r.scale) {
       const [o, g] = [r.scale.ours, r.scale["client-go"]]

@@ -11,6 +11,8 @@ export interface Target {
   readonly profile: string
   readonly value: string
   readonly met: boolean | undefined
+  /** A figure the issues ask to report, with no bound. */
+  readonly reportOnly?: boolean
   readonly reason: string
 }
 
@@ -100,18 +102,33 @@ export const evaluateTargets = (
         reason: `p50 ${fmt(excess?.p50, 1)} ms; includes the follower's acquiring PUT (floor ${fmt(floorPut, 1)} ms)`
       })
     }
-    if (r.load?.ours.cost) {
-      const { follower, leader } = r.load.ours.cost
-      const writes = verbRate(r.load.ours.leaderPerMin, "PUT") * r.load.ours.windowSeconds / 60
-      const perEvent = writes > 0 ? follower.cpuSecondsInWindow * 1000 / writes : undefined
+    if (r.events) {
+      const perEvent = r.events.ours.msPerEvent
+      const steady = r.load?.ours.cost === undefined ? undefined : (() => {
+        const writes = verbRate(r.load!.ours.leaderPerMin, "PUT") * r.load!.ours.windowSeconds / 60
+        return writes > 0 ? r.load!.ours.cost!.follower.cpuSecondsInWindow * 1000 / writes : undefined
+      })()
       out.push({
         target: "follower CPU <= 0.5 ms per watch event",
         profile: name,
-        value: `${fmt(perEvent, 2)} ms`,
+        value: `${fmt(perEvent, 2)} ms (a bare client: ${fmt(r.events.bare.msPerEvent, 2)} ms)`,
         met: perEvent === undefined ? undefined : perEvent <= 0.5,
-        reason: `${fmt(follower.cpuSecondsInWindow, 2)} CPU s over ${fmt(writes)} renews of the leader; the leader: ${
-          fmt(writes > 0 ? leader.cpuSecondsInWindow * 1000 / writes : undefined, 2)
-        } ms per renew`
+        reason: `the extra CPU of a follower under a renew every ${r.events.burstIntervalMs} ms over its extra ` +
+          `events; in the steady window, all of a follower's CPU over the leader's renews: ${fmt(steady, 2)} ms`
+      })
+    }
+    if (r.load?.ours.cost) {
+      const { follower, leader } = r.load.ours.cost
+      const writes = verbRate(r.load.ours.leaderPerMin, "PUT") * r.load.ours.windowSeconds / 60
+      out.push({
+        target: "leader CPU per renew (reported)",
+        profile: name,
+        value: `${fmt(writes > 0 ? leader.cpuSecondsInWindow * 1000 / writes : undefined, 2)} ms`,
+        met: undefined,
+        reportOnly: true,
+        reason:
+          `${fmt(leader.cpuSecondsInWindow, 2)} CPU s over ${fmt(writes)} renews in the steady window (/proc counts ` +
+          "CPU in 10 ms ticks)"
       })
       out.push({
         target: "RSS of a running Lease candidate <= 120 MiB",
