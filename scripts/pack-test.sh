@@ -26,7 +26,7 @@ step "packed $(basename "$tarball"), $(du -k "$tarball" | cut -f1) kB, $(tar -tz
 # What must (and must not) be in it.
 listing=$(tar -tzf "$tarball")
 for required in package/package.json package/README.md package/dist/index.js package/dist/index.d.ts \
-  package/dist/HealthCheck.js package/src/index.ts package/deploy/rbac/lease-lock.yaml; do
+  package/dist/HealthCheck.js package/src/index.ts package/deploy/rbac/lease-lock.yaml package/LICENSE; do
   grep -qx "$required" <<<"$listing" || { step "FAIL: $required is missing from the tarball"; exit 1; }
 done
 if grep -Eq '^package/(test|scripts|examples|tools|node_modules)/' <<<"$listing"; then
@@ -130,5 +130,37 @@ printf '%s\n' "$output" | sed 's/^/  | /'
 for expected in 'Got leader role' 'runAsLeader returned Some(done)' 'the lock is gone after the release' 'health check: ok'; do
   grep -qF "$expected" <<<"$output" || { step "FAIL: the output lacks \"$expected\""; exit 1; }
 done
+
+step "subpaths: each public module is its own entry point"
+modules=$(node -e "console.log(Object.keys(require('effect-k8s-leader/package.json').exports).filter((k) => k !== '.' && k !== './package.json').map((k) => k.slice(2)).join(' '))")
+cat >subpaths.ts <<TS
+$(for module in $modules; do
+  if [ "$module" = HealthCheck ] || [ "$module" = errors ] || [ "$module" = resources ]; then
+    echo "import * as m_$module from \"effect-k8s-leader/$module\""
+  else
+    echo "import { $module as m_$module } from \"effect-k8s-leader/$module\""
+  fi
+done)
+console.log([$(for module in $modules; do printf 'typeof m_%s, ' "$module"; done)].join(" "))
+TS
+npx --no-install tsc --noEmit --strict --module NodeNext --moduleResolution NodeNext --target ES2022 --types node \
+  --skipLibCheck subpaths.ts
+npx --no-install tsx subpaths.ts >/dev/null
+step "subpaths: $modules type-check and load"
+# @effect/platform is needed by HealthCheck (its /healthz route) and ContextInfo (its FileSystem), so by
+# LeaderElection and the root too; the resource services, InMemoryCluster, K8sClient and the errors load without it.
+mv node_modules/@effect/platform "$work/platform-aside"
+for module in $modules; do
+  case "$module" in HealthCheck | ContextInfo | LeaderElection) continue ;; esac
+  node --input-type=module -e "await import('effect-k8s-leader/$module')" ||
+    { mv "$work/platform-aside" node_modules/@effect/platform; step "FAIL: effect-k8s-leader/$module needs @effect/platform"; exit 1; }
+done
+if node --input-type=module -e "await import('effect-k8s-leader/HealthCheck')" 2>/dev/null; then
+  mv "$work/platform-aside" node_modules/@effect/platform
+  step "FAIL: effect-k8s-leader/HealthCheck loaded without @effect/platform: the check above proves nothing"
+  exit 1
+fi
+mv "$work/platform-aside" node_modules/@effect/platform
+step "subpaths: all but HealthCheck, ContextInfo and LeaderElection load without @effect/platform"
 
 step "OK in $(($(date +%s) - started)) s"
