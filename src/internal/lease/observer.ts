@@ -116,9 +116,10 @@ export const makeObserver = (
       Deferred.unsafeDone(previous, ended === undefined ? Exit.void : Exit.failCause(ended))
     }
     // Every event of a follower goes through here (a renew of its leader every retryPeriod): plain state, and work
-    // for other fibers only when the holder or what the waits act on changed.
+    // for other fibers only when the holder or what the waits act on changed. Uninterruptible: an interruption
+    // between the state and the holders would leave `leaderChanges` behind for good.
     const see = (lease: Option.Option<Lease>) =>
-      Effect.flatMap(monotonicMillis, (now) => {
+      Effect.uninterruptible(Effect.flatMap(monotonicMillis, (now) => {
         const current = state
         if (Option.isSome(lease) && Option.isSome(current.lease) && isOlder(lease.value, current.lease.value)) {
           return Effect.void
@@ -140,7 +141,7 @@ export const makeObserver = (
         if (wake) signalChange()
         const holder = holderOf(lease)
         return holder === holderOf(current.lease) ? Effect.void : SubscriptionRef.set(holders, holder)
-      })
+      }))
     const reconnect = jittered(Schedule.spaced(settings.retryPeriod), 1, 2.2)
     const end = (cause: Cause.Cause<K8sError>) =>
       Effect.suspend(() => {
@@ -163,7 +164,7 @@ export const makeObserver = (
     yield* Effect.raceFirst(Deferred.await(ready), Deferred.await(failed))
     const nextChange = (after: Observed) =>
       Effect.suspend(() => {
-        // Taken before the state is read: a change between the two completes it.
+        // The version and the signal are read together, synchronously: no change can come between them.
         return state.version > after.version ? Effect.void : Deferred.await(changed)
       })
     return {
