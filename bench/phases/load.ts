@@ -52,25 +52,27 @@ export const measureLoad = async (
   try {
     await leader.waitFor(isStarted, 60_000)
     await sleep(settleMs(profile))
+    /** One steady window: the request counters around it, the open watches and the process's cost at both ends. */
+    const steadyWindow = async (pid: number | undefined) => {
+      const [p0, s0] = [procStats(pid), await bench.server.requestCounts()]
+      await sleep(seconds * 1000)
+      const [s1, watches, p1] = [
+        await bench.server.requestCounts(),
+        await bench.server.openLeaseWatches(),
+        procStats(pid)
+      ]
+      return { perMinute: ratePerMinute(s0, s1, seconds, ["leases"]), watches, p0, p1 }
+    }
     log(`load ${impl} ${profile.name}: leader alone for ${seconds} s`)
-    const l0 = procStats(leader.process.pid)
-    const s0 = await bench.server.requestCounts()
-    await sleep(seconds * 1000)
-    const s1 = await bench.server.requestCounts()
-    const w1 = await bench.server.openLeaseWatches()
-    const l1 = procStats(leader.process.pid)
+    const aloneWindow = await steadyWindow(leader.process.pid)
     follower = await candidate(bench.cp.adminKubeconfig, impl, profile, lease, `${impl}-follower`)
     await follower.waitFor(sees(leader.identity), 60_000)
     await sleep(settleMs(profile))
     log(`load ${impl} ${profile.name}: leader + follower for ${seconds} s`)
-    const f0 = procStats(follower.process.pid)
-    const s2 = await bench.server.requestCounts()
-    await sleep(seconds * 1000)
-    const s3 = await bench.server.requestCounts()
-    const w3 = await bench.server.openLeaseWatches()
-    const f1 = procStats(follower.process.pid)
-    const alone = ratePerMinute(s0, s1, seconds, ["leases"])
-    const pair = ratePerMinute(s2, s3, seconds, ["leases"])
+    const pairWindow = await steadyWindow(follower.process.pid)
+    const [alone, pair] = [aloneWindow.perMinute, pairWindow.perMinute]
+    const [l0, l1, f0, f1] = [aloneWindow.p0, aloneWindow.p1, pairWindow.p0, pairWindow.p1]
+    const [w1, w3] = [aloneWindow.watches, pairWindow.watches]
     const leasesBaseline = Object.fromEntries(
       Object.entries(baseline.perMinute).filter(([k]) => k.startsWith("leases "))
     )
