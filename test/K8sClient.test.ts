@@ -342,6 +342,62 @@ users: [{ name: u, user: { token: file-token } }]
       ])
     })))
 
+  it.live("fields this library does not know survive a read-modify-write: get, then replace, sends them back", () =>
+    Effect.scoped(Effect.gen(function*() {
+      // A Lease as a newer API server (or another client) writes it: unknown fields at every depth.
+      const stored = {
+        apiVersion: "coordination.k8s.io/v1",
+        kind: "Lease",
+        metadata: {
+          name: "lock",
+          namespace: ns,
+          resourceVersion: "7",
+          labels: { app: "x" },
+          managedFields: [{ manager: "kube-controller-manager", operation: "Update" }],
+          ownerReferences: [{ apiVersion: "v1", kind: "Pod", name: "p", uid: "u", futureOwnerField: true }]
+        },
+        spec: { holderIdentity: "a", leaseDurationSeconds: 15, futureField: { nested: [1, 2] } },
+        status: { observed: "by a newer server" },
+        extra: "kept"
+      }
+      const local = yield* server((req, res, body) => {
+        res.writeHead(200, { "Content-Type": "application/json" })
+        if (req.method === "PUT") {
+          const written = JSON.parse(body)
+          res.end(JSON.stringify({ ...written, metadata: { ...written.metadata, resourceVersion: "8" } }))
+        } else {
+          res.end(JSON.stringify(stored))
+        }
+      })
+      const leases = yield* leasesFor(local.port)
+      const read = yield* leases.get("lock", ns)
+      expect(read).toEqual(stored)
+      const replaced = yield* leases.replace({ ...read, spec: { ...read.spec, holderIdentity: "b" } })
+      const sent = JSON.parse(local.requests[1]!.body)
+      expect(sent).toEqual({ ...stored, spec: { ...stored.spec, holderIdentity: "b" } })
+      expect(replaced).toEqual({
+        ...stored,
+        metadata: { ...stored.metadata, resourceVersion: "8" },
+        spec: { ...stored.spec, holderIdentity: "b" }
+      })
+    })))
+
+  it.live("an object that does not match the expected shape fails with Decode, naming the kind", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const local = yield* server((_req, res) => {
+        res.writeHead(200, { "Content-Type": "application/json" })
+        res.end(
+          JSON.stringify({ kind: "Lease", metadata: { name: "lock", namespace: ns }, spec: { holderIdentity: 1 } })
+        )
+      })
+      const leases = yield* leasesFor(local.port)
+      const error = yield* Effect.flip(leases.get("lock", ns))
+      expect(error.reason).toBe("Decode")
+      expect(error.verb).toBe("get")
+      expect(error.detail).toContain("the server's Lease did not match the expected shape")
+      expect(error.detail).toContain("holderIdentity")
+    })))
+
   it.live("the bearer token of the kubeconfig is sent", () =>
     Effect.scoped(Effect.gen(function*() {
       const authorization = yield* Deferred.make<string | undefined>()

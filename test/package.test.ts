@@ -1,6 +1,7 @@
 /**
- * The package's entry points: the root, and one subpath per public module (`effect-k8s-leader/LeaderElection`, ...),
- * so that a program that needs one module loads no more. The pack test (scripts/pack-test.sh) imports each from the
+ * The package's entry points: per edition, the root (`effect-k8s-leader`, `effect-k8s-leader/effect4`) and one
+ * subpath per public module (`effect-k8s-leader/LeaderElection`, `effect-k8s-leader/effect4/LeaderElection`, ...), so
+ * that a program that needs one module loads no more. The pack test (scripts/pack-test.sh) imports each from the
  * installed tarball; this keeps the map complete as modules come and go.
  */
 import { describe, expect, it } from "@effect/vitest"
@@ -12,22 +13,45 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const pkg = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")) as {
   exports: Record<string, string | { types: string; import: string }>
 }
-const publicModules = readdirSync(path.join(root, "src"))
-  .filter((file) => file.endsWith(".ts") && file !== "index.ts")
-  .map((file) => file.slice(0, -".ts".length))
-  .sort()
+const modulesOf = (dir: string) =>
+  readdirSync(path.join(root, dir))
+    .filter((file) => file.endsWith(".ts") && file !== "index.ts")
+    .map((file) => file.slice(0, -".ts".length))
+    .sort()
+
+const editions = [
+  { name: "Effect 3", src: "src", subpath: ".", dist: "./dist" },
+  { name: "Effect 4", src: "src/effect4", subpath: "./effect4", dist: "./dist/effect4" }
+] as const
 
 describe("package exports", () => {
-  it("has one subpath per public module of src/, to its built module and its types", () => {
-    const subpaths = Object.keys(pkg.exports).filter((key) => key !== "." && key !== "./package.json").sort()
-    expect(subpaths).toEqual(publicModules.map((module) => `./${module}`))
-    for (const module of publicModules) {
-      expect(pkg.exports[`./${module}`]).toEqual({ types: `./dist/${module}.d.ts`, import: `./dist/${module}.js` })
-    }
+  it("has the two editions' roots, and nothing but their modules", () => {
+    expect(pkg.exports["."]).toEqual({ types: "./dist/index.d.ts", import: "./dist/index.js" })
+    expect(pkg.exports["./effect4"]).toEqual({ types: "./dist/effect4/index.d.ts", import: "./dist/effect4/index.js" })
+    const expected = editions.flatMap((edition) => [
+      ...(edition.subpath === "." ? ["."] : [edition.subpath]),
+      ...modulesOf(edition.src).map((module) => `${edition.subpath}/${module}`)
+    ])
+    expect(Object.keys(pkg.exports).filter((key) => key !== "./package.json").sort()).toEqual(expected.sort())
   })
 
-  it("re-exports every public module from the root", () => {
-    const index = readFileSync(path.join(root, "src/index.ts"), "utf8")
-    for (const module of publicModules) expect(index).toContain(`from "./${module}.js"`)
+  it("both editions have the same public modules", () => {
+    expect(modulesOf("src/effect4")).toEqual(modulesOf("src"))
   })
+
+  for (const edition of editions) {
+    it(`${edition.name}: one subpath per public module of ${edition.src}/, to its built module and its types`, () => {
+      for (const module of modulesOf(edition.src)) {
+        expect(pkg.exports[`${edition.subpath}/${module}`]).toEqual({
+          types: `${edition.dist}/${module}.d.ts`,
+          import: `${edition.dist}/${module}.js`
+        })
+      }
+    })
+
+    it(`${edition.name}: the root re-exports every public module`, () => {
+      const index = readFileSync(path.join(root, edition.src, "index.ts"), "utf8")
+      for (const module of modulesOf(edition.src)) expect(index).toContain(`from "./${module}.js"`)
+    })
+  }
 })

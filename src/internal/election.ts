@@ -187,14 +187,3 @@ export const make = <Held>(lock: Lock<Held>): Effect.Effect<Election, never, Sco
 
     return { leadership, leaderChanges: lock.leaderChanges, status: status.get } satisfies Election
   })
-
-/**
- * The fencing term of an acquiring write: its resourceVersion where it is an integer (etcd's revision, which only
- * grows), else `fallback` (see docs/lease.md).
- *
- * @internal
- */
-export const termOf = (resourceVersion: string | undefined, fallback: number): number =>
-  resourceVersion !== undefined && /^\d+$/.test(resourceVersion) && Number.isSafeInteger(Number(resourceVersion))
-    ? Number(resourceVersion)
-    : fallback

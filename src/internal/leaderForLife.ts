@@ -1,7 +1,8 @@
 /**
  * The leader-for-life lock (operator-lib's `leader.Become`), generic over the lock resource: the lock is an object
  * owned by the leader's Pod, so the garbage collector frees it when the Pod is gone. The lifecycle around it is
- * `./election.ts`.
+ * `./election.ts`; who owns a lock, its marks and what ends a leadership are in `./lockOwner.ts`, shared with the
+ * Effect 4 edition.
  */
 import { Cause, Clock, Duration, Effect, Option, Schedule, Stream, SubscriptionRef } from "effect"
 import { ContextInfo } from "../ContextInfo.js"
@@ -16,9 +17,11 @@ import {
   type Pod,
   type ResourceService
 } from "../resources.js"
-import { type Lock, make as makeElection, termOf } from "./election.js"
+import { type Lock, make as makeElection } from "./election.js"
+import { isReleased, lossReason, podOwner, reenteredAnnotations, releasedAnnotations, stillHeld } from "./lockOwner.js"
 import { observe } from "./observe.js"
 import { type ObjectWatch, sharedObjectWatch } from "./sharedWatch.js"
+import { termOf } from "./term.js"
 import { jittered, monotonicMillis } from "./time.js"
 
 /**
@@ -55,17 +58,6 @@ const holderGrace = Duration.seconds(1)
 /** A release that cannot finish in this time is abandoned: the lock still goes with the Pod. */
 const releaseTimeout = Duration.seconds(10)
 
-/** Marks a lock re-entered by its owner Pod with a write of ours, so that the new leadership gets a greater term. */
-const reenteredAnnotation = "effect-k8s-leader.io/reentered-at"
-
-/**
- * Marks a lock its leader is about to delete on release: a follower takes a released lock at once, while it gives the
- * holder of a lock deleted by someone else `holderGrace` to notice.
- */
-const releasedAnnotation = "effect-k8s-leader.io/released-at"
-
-const isReleased = (object: KubernetesObject) => object.metadata.annotations?.[releasedAnnotation] !== undefined
-
 /** 1, 2, 4, 8, 16, 30, 30... seconds, each jittered by 0.8 to 1.2. */
 export const defaultRetrySchedule: Schedule.Schedule<unknown, unknown> = Schedule.exponential("1 second", 2).pipe(
   Schedule.union(Schedule.spaced("30 seconds")),
@@ -79,9 +71,6 @@ type Attempt<T> =
   /** The lock changed between our requests: judge again. */
   | { readonly _tag: "Again" }
   | { readonly _tag: "Failed"; readonly error: K8sError }
-
-const podOwner = (object: KubernetesObject): OwnerReference | undefined =>
-  object.metadata.ownerReferences?.find((ref) => ref.kind === "Pod" && ref.apiVersion === "v1")
 
 const optional = <A>(request: Effect.Effect<A, K8sError>): Effect.Effect<Option.Option<A>, K8sError> =>
   request.pipe(
@@ -151,14 +140,12 @@ export const make = <T extends KubernetesObject>(
 
     /** A lock our Pod already owns (a restarted container, or deleteLockOnRelease: false): write it for a new term. */
     const reenter = (lock: T) =>
-      Effect.flatMap(Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis).toISOString()), (at) => {
+      Effect.flatMap(Effect.map(Clock.currentTimeMillis, (millis) => new Date(millis).toISOString()), (at) =>
         // A release mark left by a process of this Pod that died between marking and deleting is void now.
-        const { [releasedAnnotation]: _released, ...annotations } = lock.metadata.annotations ?? {}
-        return locks.replace({
+        locks.replace({
           ...lock,
-          metadata: { ...lock.metadata, annotations: { ...annotations, [reenteredAnnotation]: at } }
-        })
-      })
+          metadata: { ...lock.metadata, annotations: reenteredAnnotations(lock.metadata.annotations, at) }
+        }))
 
     const attempt = (watch: ObjectWatch<T>, owner: OwnerReference): Effect.Effect<Attempt<T>> =>
       Effect.gen(function*() {
@@ -339,17 +326,7 @@ export const make = <T extends KubernetesObject>(
     /** Leader for life is never taken away by the protocol: only the lock going or changing owner ends it. */
     const watchForLoss: Lock<T>["watchForLoss"] = (held) =>
       lockChanges.pipe(
-        Stream.map((current) =>
-          Option.isNone(current)
-            ? Option.some("the lock was deleted")
-            : current.value.metadata.uid !== held.metadata.uid
-            ? Option.some("the lock was replaced by another object")
-            : podOwner(current.value)?.uid !== podOwner(held)?.uid
-            ? Option.some(`the lock's owner is now ${podOwner(current.value)?.name ?? "not a Pod"}`)
-            : current.value.metadata.deletionTimestamp !== undefined
-            ? Option.some("the lock is being deleted")
-            : Option.none()
-        ),
+        Stream.map((current) => Option.fromNullable(lossReason(held, Option.getOrUndefined(current)))),
         Stream.filterMap((why) => why),
         Stream.runHead,
         Effect.map(Option.getOrElse(() => "the watch of the lock ended"))
@@ -363,19 +340,18 @@ export const make = <T extends KubernetesObject>(
       Effect.gen(function*() {
         for (let attempt = 1; attempt <= 3; attempt++) {
           const current = yield* optional(locks.get(lockName, namespace))
-          if (
-            Option.isNone(current) || current.value.metadata.uid !== held.metadata.uid ||
-            podOwner(current.value)?.uid !== podOwner(held)?.uid
-          ) return yield* Effect.logInfo("released: the lock was already gone or no longer ours")
+          if (Option.isNone(current) || !stillHeld(current.value, held)) {
+            return yield* Effect.logInfo("released: the lock was already gone or no longer ours")
+          }
           // Mark it released first, so that followers take it at once (see `holderStillRuns`).
           const marked = yield* locks.replace({
             ...current.value,
             metadata: {
               ...current.value.metadata,
-              annotations: {
-                ...current.value.metadata.annotations,
-                [releasedAnnotation]: new Date(yield* Clock.currentTimeMillis).toISOString()
-              }
+              annotations: releasedAnnotations(
+                current.value.metadata.annotations,
+                new Date(yield* Clock.currentTimeMillis).toISOString()
+              )
             }
           }).pipe(Effect.either)
           if (marked._tag === "Left" && marked.left.reason === "Conflict") continue

@@ -9,12 +9,15 @@ import { ContextInfo } from "../ContextInfo.js"
 import type { LeaderElectionError } from "../errors.js"
 import { isPermanent } from "../K8sError.js"
 import { Leases } from "../Leases.js"
-import { type Election, type Lock, make as makeElection, termOf } from "./election.js"
+import { type Election, type Lock, make as makeElection } from "./election.js"
 import { holderOf, makeObserver, type Observed, type Observer } from "./lease/observer.js"
 import { makeProtocol } from "./lease/protocol.js"
-import { jitterFactor, type LeaseLockOptions, validate } from "./lease/settings.js"
+import { leaderDeadline, shortenedFor } from "./lease/record.js"
+import { jitterFactor } from "./lease/rules.js"
+import { type LeaseLockOptions, validate } from "./lease/settings.js"
 import { forLock, renewFailures } from "./metrics.js"
 import { share } from "./sharedWatch.js"
+import { termOf } from "./term.js"
 import { monotonicMillis, sleepJittered, sleepMillis } from "./time.js"
 
 /** @internal */
@@ -107,8 +110,7 @@ export const make = (lockName: string, options: LeaseLockOptions = {}) =>
             while (true) {
               yield* observer.nextChange(seen)
               seen = yield* observer.get
-              const recorded = (Option.getOrUndefined(seen.lease)?.spec?.leaseDurationSeconds ?? 0) * 1000
-              if (holderOf(seen.lease) === identity && recorded < leaseDurationMillis) return
+              if (shortenedFor(Option.getOrUndefined(seen.lease), identity, leaseDurationMillis)) return
             }
           })
         const renewLoop = Effect.gen(function*() {
@@ -158,11 +160,8 @@ export const make = (lockName: string, options: LeaseLockOptions = {}) =>
          * our next renew writes our duration back. That foreign write came after our last renew (the observer keeps
          * only newer versions), so followers cannot expire it before our shortened deadline.
          */
-        const deadlineOf = (lastRenewAt: number, seen: Observed) => {
-          const recorded = Option.getOrUndefined(seen.lease)?.spec?.leaseDurationSeconds ?? 0
-          return lastRenewAt +
-            Math.min(renewDeadlineMillis, recorded * 1000 * renewDeadlineMillis / leaseDurationMillis)
-        }
+        const deadlineOf = (lastRenewAt: number, seen: Observed) =>
+          leaderDeadline(lastRenewAt, Option.getOrUndefined(seen.lease), renewDeadlineMillis, leaseDurationMillis)
         const deadline = Effect.gen(function*() {
           while (true) {
             const seen = yield* observer.get

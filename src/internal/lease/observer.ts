@@ -1,6 +1,7 @@
 /**
  * Step 2 of the Lease lock: what one candidate saw of the Lease and when, on its own monotonic clock. client-go
- * judges expiry this way (`observedTime` + the record's duration), so clocks of different machines never meet.
+ * judges expiry this way (`observedTime` + the record's duration), so clocks of different machines never meet. The
+ * judgement itself (`judge`, which writes wake a wait) is in `./record.ts`, shared with the Effect 4 edition.
  */
 import {
   Cause,
@@ -18,6 +19,7 @@ import type { K8sError } from "../../K8sError.js"
 import type { Lease, ResourceService } from "../../resources.js"
 import { observeInto, versionOrder } from "../observe.js"
 import { jittered, monotonicMillis } from "../time.js"
+import { holderOf as recordHolder, judge, sameRecord, sameWaitingState } from "./record.js"
 import type { LeaseSettings } from "./settings.js"
 
 /** What this candidate last saw of the Lease, and until when (on its own monotonic clock) someone holds it. */
@@ -37,49 +39,8 @@ export interface Observed {
   readonly heldUntil: number
 }
 
-/**
- * client-go's rule, the record's holder holds the Lease until `observedTime + leaseDurationSeconds`, with one
- * difference that only ever makes a follower wait longer: what a follower already counted is never shortened by a
- * later write that keeps the holder (a foreign, shorter `leaseDurationSeconds`, or none), nor by the Lease being
- * deleted (and re-created empty). The holder itself may still be running until its own deadline: a Go leader notices
- * either event only at its next renew, and its next renew writes its duration back, or re-creates the Lease. An empty
- * holder written to the held Lease (a release) is free at once.
- */
-const judge = (current: Observed, lease: Option.Option<Lease>, now: number): Pick<Observed, "holder" | "heldUntil"> => {
-  if (Option.isNone(lease)) {
-    return current.heldUntil > now
-      ? { holder: current.holder, heldUntil: current.heldUntil }
-      : { holder: "", heldUntil: 0 }
-  }
-  const holder = holderOf(lease)
-  const until = now + (lease.value.spec?.leaseDurationSeconds ?? 0) * 1000
-  // A release is a write to the held Lease; a new Lease object with no holder (deleted and re-created) is not.
-  const recreated = Option.isNone(current.lease) || current.lease.value.metadata.uid !== lease.value.metadata.uid
-  if (holder === "") {
-    return recreated && current.heldUntil > now
-      ? { holder: current.holder, heldUntil: current.heldUntil }
-      : { holder, heldUntil: 0 }
-  }
-  return { holder, heldUntil: holder === current.holder ? Math.max(current.heldUntil, until) : until }
-}
-
-type LeaseSpec = NonNullable<Lease["spec"]>
-
 /** The holder the record names; "" when there is none (or no Lease). */
-export const holderOf = (lease: Option.Option<Lease>): string =>
-  Option.match(lease, { onNone: () => "", onSome: (lease) => lease.spec?.holderIdentity ?? "" })
-
-/** The leader election record proper: a change of anything else (labels, managedFields) is no sign of life. */
-const sameRecord = (a: LeaseSpec | undefined, b: LeaseSpec | undefined) =>
-  a?.holderIdentity === b?.holderIdentity && a?.leaseDurationSeconds === b?.leaseDurationSeconds &&
-  a?.acquireTime === b?.acquireTime && a?.renewTime === b?.renewTime && a?.leaseTransitions === b?.leaseTransitions
-
-/** A change a wait acts on (see `Observed.version`). */
-const sameWaitingState = (a: Option.Option<Lease>, b: Option.Option<Lease>) =>
-  Option.isSome(a) === Option.isSome(b) &&
-  (Option.isNone(a) || Option.isNone(b) ||
-    (a.value.metadata.uid === b.value.metadata.uid && holderOf(a) === holderOf(b) &&
-      a.value.spec?.leaseDurationSeconds === b.value.spec?.leaseDurationSeconds))
+export const holderOf = (lease: Option.Option<Lease>): string => recordHolder(Option.getOrUndefined(lease))
 
 /** Never let an older version of the record win over a newer one. */
 const isOlder = (candidate: Lease, current: Lease) =>
@@ -124,19 +85,17 @@ export const makeObserver = (
         if (Option.isSome(lease) && Option.isSome(current.lease) && isOlder(lease.value, current.lease.value)) {
           return Effect.void
         }
-        if (
-          Option.isSome(lease) === Option.isSome(current.lease) &&
-          sameRecord(Option.getOrUndefined(lease)?.spec, Option.getOrUndefined(current.lease)?.spec)
-        ) {
+        const [before, after] = [Option.getOrUndefined(current.lease), Option.getOrUndefined(lease)]
+        if (sameRecord(before, after)) {
           state = { ...current, lease }
           return Effect.void
         }
-        const wake = !sameWaitingState(current.lease, lease)
+        const wake = !sameWaitingState(before, after)
         state = {
           lease,
           observedAt: now,
           version: current.version + (wake ? 1 : 0),
-          ...judge(current, lease, now)
+          ...judge({ lease: before, holder: current.holder, heldUntil: current.heldUntil }, after, now)
         }
         if (wake) signalChange()
         const holder = holderOf(lease)

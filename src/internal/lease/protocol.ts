@@ -1,16 +1,25 @@
 /**
  * Step 3 of the Lease lock: client-go's `tryAcquireOrRenew`, cut into its single writes. Each request is bounded
- * by requestTimeout; each write keeps every field of the Lease it does not own.
+ * by requestTimeout; each write keeps every field of the Lease it does not own. What each write puts in the record
+ * is decided in `./record.ts`, shared with the Effect 4 edition.
  */
 import { Clock, Duration, Effect, Metric, Option } from "effect"
 import { K8sError } from "../../K8sError.js"
 import { formatMicroTime, type Lease, type ResourceService } from "../../resources.js"
 import { forLock, slowPath } from "../metrics.js"
 import { monotonicMillis } from "../time.js"
-import { holderOf, type Observer } from "./observer.js"
+import type { Observer } from "./observer.js"
+import {
+  createFields,
+  heldByAnother,
+  holderOf,
+  type RecordFields,
+  releaseAttempts,
+  releaseFields,
+  renewFields,
+  takeFields
+} from "./record.js"
 import type { LeaseSettings } from "./settings.js"
-
-type LeaseSpec = NonNullable<Lease["spec"]>
 
 /** The outcome of one try to acquire. */
 export type TryAcquire =
@@ -30,7 +39,7 @@ export const makeProtocol = (
   settings: LeaseSettings
 ) => {
   const { identity, requestTimeout } = settings
-  const leaseDurationSeconds = Duration.toSeconds(settings.leaseDuration)
+  const writer = { identity, leaseDurationSeconds: Duration.toSeconds(settings.leaseDuration) }
   const microTimeNow = Effect.map(Clock.currentTimeMillis, formatMicroTime)
 
   /**
@@ -60,8 +69,8 @@ export const makeProtocol = (
   /** The watch's GET (at every (re)connection) is bounded by requestTimeout too, like every other request. */
   const watched: ResourceService<Lease> = { ...leases, get: (name, ns) => bounded(leases.get(name, ns), "get") }
 
-  /** The record a write of ours puts in the Lease, keeping every field we do not own. */
-  const record = (lease: Option.Option<Lease>, fields: Partial<LeaseSpec>): Lease => ({
+  /** The record a write of ours puts in the Lease (`fields`, see `./record.ts`), keeping every field we do not own. */
+  const record = (lease: Option.Option<Lease>, fields: RecordFields): Lease => ({
     ...Option.getOrElse(lease, (): Lease => ({ metadata: { name: lockName, namespace } })),
     spec: { ...Option.getOrUndefined(lease)?.spec, ...fields }
   })
@@ -71,76 +80,50 @@ export const makeProtocol = (
     Effect.gen(function*() {
       const seen = yield* observer.get
       const now = yield* monotonicMillis
-      // An empty holder, or a record first seen without a duration, is free at once (see `judge` in observer.ts).
-      if (seen.holder !== "" && seen.holder !== identity && now < seen.heldUntil) {
+      // An empty holder, or a record first seen without a duration, is free at once (see `judge` in record.ts).
+      if (heldByAnother(seen, identity, now)) {
         return { _tag: "Held", holder: seen.holder, expiresAt: seen.heldUntil } as const
       }
-      const holder = holderOf(seen.lease)
-      const spec = Option.getOrUndefined(seen.lease)?.spec
       const startedAt = yield* monotonicMillis
       const time = yield* microTimeNow
       const written = Option.isNone(seen.lease)
-        ? yield* bounded(
-          leases.create(record(seen.lease, {
-            holderIdentity: identity,
-            leaseDurationSeconds,
-            acquireTime: time,
-            renewTime: time,
-            leaseTransitions: 0
-          })),
-          "create"
-        )
-        : yield* bounded(
-          leases.replace(record(seen.lease, {
-            holderIdentity: identity,
-            leaseDurationSeconds,
-            renewTime: time,
-            // A new holder counts a transition and stamps its acquireTime; the same holder keeps both.
-            ...(holder === identity ? {} : { acquireTime: time, leaseTransitions: (spec?.leaseTransitions ?? 0) + 1 })
-          })),
-          "update"
-        )
+        ? yield* bounded(leases.create(record(seen.lease, createFields(writer, time))), "create")
+        : yield* bounded(leases.replace(record(seen.lease, takeFields(seen.lease.value, writer, time))), "update")
       yield* observer.see(Option.some(written))
       return { _tag: "Acquired", lease: written, startedAt } as const
     })
 
   /**
    * One renew, from the cached Lease with no GET; on any failure GET it and update once more. Like client-go, every
-   * renew writes our holder and our duration, so a foreign edit of either does not outlive it.
+   * renew writes our holder and our duration (`renewFields`), so a foreign edit of either does not outlive it.
    */
   const renew = (cached: Lease): Effect.Effect<Renew, K8sError> =>
     Effect.gen(function*() {
-      const time = yield* microTimeNow
-      const ours = { holderIdentity: identity, leaseDurationSeconds, renewTime: time }
+      const ours = renewFields(writer, yield* microTimeNow)
       const fast = yield* bounded(leases.replace(record(Option.some(cached), ours)), "update").pipe(Effect.either)
       if (fast._tag === "Right") return { _tag: "Renewed", lease: fast.right } as const
       yield* Metric.increment(forLock(lockName)(slowPath))
       yield* Effect.logDebug(`renew from the cached Lease failed, reading it: ${fast.left.message}`)
       const current = yield* get
-      const holder = holderOf(current)
+      const holder = holderOf(Option.getOrUndefined(current))
       if (Option.isNone(current) || holder !== identity) return { _tag: "Taken", holder } as const
       const lease = yield* bounded(leases.replace(record(current, ours)), "update")
       return { _tag: "Renewed", lease } as const
     })
 
-  /** client-go's release: an empty holder, a 1 s duration, transitions unchanged; retried on conflicts. */
+  /** client-go's release (see `releaseFields`), retried on conflicts. */
   const release = (latest: Option.Option<Lease>) =>
     Effect.gen(function*() {
       let lease = latest
-      for (let attempt = 1; attempt <= 3; attempt++) {
-        if (Option.isNone(lease) || holderOf(lease) !== identity) return
-        const time = yield* microTimeNow
-        const written = yield* bounded(
-          leases.replace(
-            record(lease, { holderIdentity: "", leaseDurationSeconds: 1, acquireTime: time, renewTime: time })
-          ),
-          "update"
-        ).pipe(Effect.either)
+      for (let attempt = 1; attempt <= releaseAttempts; attempt++) {
+        if (Option.isNone(lease) || holderOf(lease.value) !== identity) return
+        const written = yield* bounded(leases.replace(record(lease, releaseFields(yield* microTimeNow))), "update")
+          .pipe(Effect.either)
         if (written._tag === "Right") return yield* Effect.logInfo("released")
         if (written.left.reason !== "Conflict") return yield* written.left
         lease = yield* get
       }
-      yield* Effect.logWarning("release gave up after 3 conflicts; the lease expires on its own")
+      yield* Effect.logWarning(`release gave up after ${releaseAttempts} conflicts; the lease expires on its own`)
     })
 
   return { get, watched, tryAcquire, renew, release } as const

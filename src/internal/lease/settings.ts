@@ -1,8 +1,10 @@
 /**
- * Step 1 of the Lease lock: its settings, checked against client-go's rules and ours.
+ * Step 1 of the Lease lock: its settings, checked against client-go's rules and ours (`./rules.ts`, shared with the
+ * Effect 4 edition).
  */
 import { Duration, Either } from "effect"
 import { LeaderElectionConfigError } from "../../errors.js"
+import { brokenRule, defaults, notADuration } from "./rules.js"
 
 /**
  * Options of the Lease lock. Durations accept anything `Duration.decode` does: `"15 seconds"`, `15_000`, ...
@@ -34,17 +36,10 @@ export interface LeaseSettings {
   readonly releaseOnCancel: boolean
 }
 
-/** client-go's JitterFactor: renewDeadline must leave room for one jittered retry. */
-export const jitterFactor = 1.2
-
 const decode = (name: string, input: Duration.DurationInput | undefined, fallback: Duration.DurationInput) =>
   Either.fromOption(
     Duration.decodeUnknown(input ?? fallback),
-    () =>
-      new LeaderElectionConfigError({
-        rule: `${name} is a duration`,
-        detail: `${name} ${String(input)} is not a duration; use e.g. "15 seconds" or a number of milliseconds`
-      })
+    () => new LeaderElectionConfigError(notADuration(name, input))
   )
 
 /**
@@ -57,45 +52,19 @@ export const validate = (
   defaultIdentity: string
 ): Either.Either<LeaseSettings, LeaderElectionConfigError> =>
   Either.gen(function*() {
-    const leaseDuration = yield* decode("leaseDuration", options.leaseDuration, "15 seconds")
-    const renewDeadline = yield* decode("renewDeadline", options.renewDeadline, "10 seconds")
-    const retryPeriod = yield* decode("retryPeriod", options.retryPeriod, "2 seconds")
+    const leaseDuration = yield* decode("leaseDuration", options.leaseDuration, defaults.leaseDuration)
+    const renewDeadline = yield* decode("renewDeadline", options.renewDeadline, defaults.renewDeadline)
+    const retryPeriod = yield* decode("retryPeriod", options.retryPeriod, defaults.retryPeriod)
     const requestTimeout = yield* decode("requestTimeout", options.requestTimeout, Duration.times(renewDeadline, 0.5))
     const identity = options.identity ?? defaultIdentity
-    const show = Duration.format
-    const rules: ReadonlyArray<[boolean, string, string]> = [
-      [
-        [leaseDuration, renewDeadline, retryPeriod, requestTimeout].every((d) =>
-          Duration.greaterThan(d, Duration.zero)
-        ),
-        "all durations > 0",
-        "leaseDuration, renewDeadline, retryPeriod and requestTimeout must all be positive"
-      ],
-      [
-        Duration.toMillis(leaseDuration) % 1000 === 0,
-        "leaseDuration is whole seconds",
-        `leaseDuration ${show(leaseDuration)} must be a whole number of seconds: the Lease stores leaseDurationSeconds`
-      ],
-      [
-        Duration.greaterThan(leaseDuration, renewDeadline),
-        "leaseDuration > renewDeadline",
-        `leaseDuration ${show(leaseDuration)} must be greater than renewDeadline ${show(renewDeadline)}`
-      ],
-      [
-        Duration.toMillis(renewDeadline) > jitterFactor * Duration.toMillis(retryPeriod),
-        "renewDeadline > 1.2 x retryPeriod",
-        `renewDeadline ${show(renewDeadline)} must be greater than 1.2 x retryPeriod ${show(retryPeriod)}`
-      ],
-      [
-        Duration.lessThan(requestTimeout, renewDeadline),
-        "requestTimeout < renewDeadline",
-        `requestTimeout ${show(requestTimeout)} must be less than renewDeadline ${show(renewDeadline)}`
-      ],
-      [identity.length > 0, "identity is not empty", "identity must not be empty"]
-    ]
-    const broken = rules.find(([holds]) => !holds)
+    const broken = brokenRule({ leaseDuration, renewDeadline, retryPeriod, requestTimeout }, identity, {
+      zero: Duration.zero,
+      greaterThan: Duration.greaterThan,
+      toMillis: Duration.toMillis,
+      format: Duration.format
+    })
     if (broken !== undefined) {
-      return yield* Either.left(new LeaderElectionConfigError({ rule: broken[1], detail: broken[2] }))
+      return yield* Either.left(new LeaderElectionConfigError(broken))
     }
     return {
       leaseDuration,

@@ -1,0 +1,265 @@
+/**
+ * The Kubernetes objects the locks work with, as plain Schema-defined objects.
+ *
+ * The schemas check the shape of what the server sends; the object handed out is the server's own, with every
+ * field this library does not know, so an object read and written back loses nothing another writer put there.
+ *
+ * @since 0.1.0
+ */
+import { type Effect, Schema, type Stream } from "effect"
+import type { K8sError } from "./K8sError.js"
+
+/**
+ * @since 0.1.0
+ */
+export const OwnerReference = Schema.Struct({
+  apiVersion: Schema.String,
+  kind: Schema.String,
+  name: Schema.String,
+  uid: Schema.String,
+  controller: Schema.optional(Schema.Boolean),
+  blockOwnerDeletion: Schema.optional(Schema.Boolean)
+})
+/**
+ * @since 0.1.0
+ */
+export interface OwnerReference extends Schema.Schema.Type<typeof OwnerReference> {}
+
+/**
+ * @since 0.1.0
+ */
+export const ObjectMeta = Schema.Struct({
+  name: Schema.String,
+  namespace: Schema.String,
+  uid: Schema.optional(Schema.String),
+  resourceVersion: Schema.optional(Schema.String),
+  generation: Schema.optional(Schema.Number),
+  creationTimestamp: Schema.optional(Schema.String),
+  deletionTimestamp: Schema.optional(Schema.String),
+  finalizers: Schema.optional(Schema.Array(Schema.String)),
+  labels: Schema.optional(Schema.Record(Schema.String, Schema.String)),
+  annotations: Schema.optional(Schema.Record(Schema.String, Schema.String)),
+  ownerReferences: Schema.optional(Schema.Array(OwnerReference))
+})
+/**
+ * @since 0.1.0
+ */
+export interface ObjectMeta extends Schema.Schema.Type<typeof ObjectMeta> {}
+
+/**
+ * @since 0.1.0
+ */
+export const Pod = Schema.Struct({
+  apiVersion: Schema.optional(Schema.String),
+  kind: Schema.optional(Schema.String),
+  metadata: ObjectMeta,
+  spec: Schema.optional(Schema.Record(Schema.String, Schema.Unknown)),
+  status: Schema.optional(Schema.Struct({
+    phase: Schema.optional(Schema.String),
+    reason: Schema.optional(Schema.String),
+    message: Schema.optional(Schema.String)
+  }))
+})
+/**
+ * @since 0.1.0
+ */
+export interface Pod extends Schema.Schema.Type<typeof Pod> {}
+
+/**
+ * @since 0.1.0
+ */
+export const ConfigMap = Schema.Struct({
+  apiVersion: Schema.optional(Schema.String),
+  kind: Schema.optional(Schema.String),
+  metadata: ObjectMeta,
+  data: Schema.optional(Schema.Record(Schema.String, Schema.String))
+})
+/**
+ * @since 0.1.0
+ */
+export interface ConfigMap extends Schema.Schema.Type<typeof ConfigMap> {}
+
+/**
+ * A `coordination.k8s.io/v1` Lease. `acquireTime` and `renewTime` are MicroTime strings (RFC 3339 with
+ * exactly six fractional digits); see {@link formatMicroTime}.
+ *
+ * @since 0.1.0
+ */
+export const Lease = Schema.Struct({
+  apiVersion: Schema.optional(Schema.String),
+  kind: Schema.optional(Schema.String),
+  metadata: ObjectMeta,
+  spec: Schema.optional(Schema.Struct({
+    holderIdentity: Schema.optional(Schema.NullOr(Schema.String)),
+    leaseDurationSeconds: Schema.optional(Schema.NullOr(Schema.Number)),
+    acquireTime: Schema.optional(Schema.NullOr(Schema.String)),
+    renewTime: Schema.optional(Schema.NullOr(Schema.String)),
+    leaseTransitions: Schema.optional(Schema.NullOr(Schema.Number)),
+    strategy: Schema.optional(Schema.NullOr(Schema.String)),
+    preferredHolder: Schema.optional(Schema.NullOr(Schema.String))
+  }))
+})
+/**
+ * @since 0.1.0
+ */
+export interface Lease extends Schema.Schema.Type<typeof Lease> {}
+
+/**
+ * The custom resource `LeaderLock` (`leaderlocks.effect-k8s-leader.io/v1`): a lock with an empty spec, for
+ * clusters where granting access to every ConfigMap of a namespace is undesirable.
+ *
+ * @since 0.1.0
+ */
+export const LeaderLock = Schema.Struct({
+  apiVersion: Schema.optional(Schema.String),
+  kind: Schema.optional(Schema.String),
+  metadata: ObjectMeta,
+  spec: Schema.optional(Schema.Record(Schema.String, Schema.Unknown))
+})
+/**
+ * @since 0.1.0
+ */
+export interface LeaderLock extends Schema.Schema.Type<typeof LeaderLock> {}
+
+/**
+ * Any namespaced object with metadata.
+ *
+ * @since 0.1.0
+ */
+export interface KubernetesObject {
+  readonly apiVersion?: string | undefined
+  readonly kind?: string | undefined
+  readonly metadata: ObjectMeta
+}
+
+/**
+ * A change seen by a watch.
+ *
+ * @since 0.1.0
+ */
+export interface WatchEvent<T> {
+  readonly type: "ADDED" | "MODIFIED" | "DELETED"
+  readonly object: T
+}
+
+/**
+ * Formats epoch milliseconds as a Kubernetes MicroTime: `2026-11-27T10:12:48.720000Z`. The API server refuses
+ * any other number of fractional digits.
+ *
+ * @since 0.1.0
+ */
+export const formatMicroTime = (epochMillis: number): string =>
+  new Date(epochMillis).toISOString().replace(/Z$/, "000Z")
+
+/**
+ * Pod phases after which a Pod never runs again.
+ *
+ * @since 0.1.0
+ */
+export const isTerminated = (pod: Pod): boolean => pod.status?.phase === "Failed" || pod.status?.phase === "Succeeded"
+
+/**
+ * Options of a delete: it only goes through when the object still has this uid and resourceVersion.
+ *
+ * @since 0.1.0
+ */
+export interface DeleteOptions {
+  readonly preconditions?: {
+    readonly uid?: string | undefined
+    readonly resourceVersion?: string | undefined
+  } | undefined
+}
+
+/**
+ * Options of a watch.
+ *
+ * @since 0.1.0
+ */
+export interface WatchOptions {
+  /**
+   * Start after this resourceVersion: every change after it is delivered. Without it the watch starts with an
+   * `ADDED` event for the object as it is now, if it exists.
+   */
+  readonly resourceVersion?: string | undefined
+}
+
+/**
+ * The operations the locks need on one namespaced resource type. `Pods`, `ConfigMaps`, `Leases` and
+ * `LeaderLocks` all provide this shape, live or in memory.
+ *
+ * @since 0.1.0
+ */
+export interface ResourceService<T extends KubernetesObject> {
+  readonly get: (name: string, namespace: string) => Effect.Effect<T, K8sError>
+  readonly create: (object: T) => Effect.Effect<T, K8sError>
+  /** An optimistic update: fails with `Conflict` unless `metadata.resourceVersion` is the current one. */
+  readonly replace: (object: T) => Effect.Effect<T, K8sError>
+  readonly delete: (name: string, namespace: string, options?: DeleteOptions) => Effect.Effect<void, K8sError>
+  /** Changes of the one object with this name. Ends when the server ends the watch. */
+  readonly watch: (
+    name: string,
+    namespace: string,
+    options?: WatchOptions
+  ) => Stream.Stream<WatchEvent<T>, K8sError>
+}
+
+/**
+ * What identifies a resource type on the API server.
+ *
+ * @since 0.1.0
+ */
+export interface ResourceKind<T extends KubernetesObject> {
+  /** The API group; `""` for the core group. */
+  readonly group: string
+  readonly version: string
+  readonly kind: string
+  readonly plural: string
+  /**
+   * Checks the shape of the server's objects. It must only check, not transform (its type is its encoding): the
+   * object it accepts is handed out as the server sent it, unknown fields included.
+   */
+  readonly schema: Schema.Codec<T, T>
+}
+
+/**
+ * `v1`, or `group/version`.
+ *
+ * @since 0.1.0
+ */
+export const apiVersionOf = (kind: ResourceKind<any>): string =>
+  kind.group === "" ? kind.version : `${kind.group}/${kind.version}`
+
+/**
+ * The resource as RBAC and error messages name it: `configmaps`, `leases.coordination.k8s.io`.
+ *
+ * @since 0.1.0
+ */
+export const resourceNameOf = (kind: ResourceKind<any>): string =>
+  kind.group === "" ? kind.plural : `${kind.plural}.${kind.group}`
+
+/** @since 0.1.0 */
+export const PodKind: ResourceKind<Pod> = { group: "", version: "v1", kind: "Pod", plural: "pods", schema: Pod }
+/** @since 0.1.0 */
+export const ConfigMapKind: ResourceKind<ConfigMap> = {
+  group: "",
+  version: "v1",
+  kind: "ConfigMap",
+  plural: "configmaps",
+  schema: ConfigMap
+}
+/** @since 0.1.0 */
+export const LeaseKind: ResourceKind<Lease> = {
+  group: "coordination.k8s.io",
+  version: "v1",
+  kind: "Lease",
+  plural: "leases",
+  schema: Lease
+}
+/** @since 0.1.0 */
+export const LeaderLockKind: ResourceKind<LeaderLock> = {
+  group: "effect-k8s-leader.io",
+  version: "v1",
+  kind: "LeaderLock",
+  plural: "leaderlocks",
+  schema: LeaderLock
+}
