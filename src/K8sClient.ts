@@ -5,12 +5,24 @@
  *
  * @since 0.1.0
  */
-import type { KubeConfig } from "@kubernetes/client-node"
 import { Context, Duration, Effect, Layer, type Stream } from "effect"
 import { KubeConfigError } from "./errors.js"
 import { type HttpRequest, makeTransport } from "./internal/http.js"
-import { connectionOf, type ConnectionSource, fromClientNode, loadDefault, loadFile } from "./internal/kubeConfig.js"
+import {
+  type ClientNodeKubeConfig,
+  connectionOf,
+  type ConnectionSource,
+  fromClientNode,
+  loadDefault,
+  loadFile
+} from "./internal/kubeConfig.js"
+
 import type { K8sError } from "./K8sError.js"
+
+export type {
+  /** @since 0.1.0 */
+  ClientNodeKubeConfig
+} from "./internal/kubeConfig.js"
 
 /**
  * @since 0.1.0
@@ -43,7 +55,10 @@ export class K8sClient extends Context.Tag("effect-k8s-leader/K8sClient")<K8sCli
    *
    * @since 0.1.0
    */
-  static fromKubeConfig(kubeConfig: KubeConfig, options?: K8sClientOptions): Layer.Layer<K8sClient, KubeConfigError> {
+  static fromKubeConfig(
+    kubeConfig: ClientNodeKubeConfig,
+    options?: K8sClientOptions
+  ): Layer.Layer<K8sClient, KubeConfigError> {
     return make("the given KubeConfig", () => fromClientNode(kubeConfig), options)
   }
 

@@ -4,7 +4,6 @@
  * replica). What this does not support (the legacy `auth-provider`s: azure, gcp, oidc) fails with an error that
  * says to build a client-node `KubeConfig` and hand it to `K8sClient.fromKubeConfig`.
  */
-import type { KubeConfig } from "@kubernetes/client-node"
 import yaml from "js-yaml"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -371,11 +370,21 @@ export const connectionOf = (config: KubeConfigData, now: () => number = Date.no
 export const tlsKeys = ["ca", "cert", "key", "servername", "rejectUnauthorized"] as const
 
 /**
+ * What `K8sClient.fromKubeConfig` uses of a `KubeConfig` of `@kubernetes/client-node` (1.x or 2.x): its current
+ * cluster, and the credentials it applies to a request. Structural, so that the library's declarations do not import
+ * client-node, an optional peer that only users of `fromKubeConfig` install.
+ */
+export interface ClientNodeKubeConfig {
+  getCurrentCluster(): { readonly server: string; readonly proxyUrl?: string | undefined } | null
+  applyToHTTPSOptions(options: https.RequestOptions): Promise<void>
+}
+
+/**
  * A `KubeConfig` of client-node the user built (any auth provider it supports): its credentials, applied by it.
  *
  * @internal
  */
-export const fromClientNode = (kubeConfig: KubeConfig): ConnectionSource => {
+export const fromClientNode = (kubeConfig: ClientNodeKubeConfig): ConnectionSource => {
   const cluster = kubeConfig.getCurrentCluster()
   if (cluster === null) {
     throw new Error("The kubeconfig has no current cluster: set a current-context or use KubeConfig.loadFromCluster()")
