@@ -5,7 +5,9 @@
  *
  * Each ```ts / ```typescript block is written to its own file under .docs-check/ (git-ignored) and compiled as its
  * own module with the repository's compiler options (strict, exactOptionalPropertyTypes), where the import
- * "effect-k8s-leader" resolves to ./src/index.ts. Nothing is wrapped or rewritten: a block must be a complete module
+ * "effect-k8s-leader" resolves to ./src/index.ts. A block that imports "effect-k8s-leader/effect4" is the Effect 4
+ * edition's: it goes to effect4/.docs-check/, where `effect` is Effect 4 and the import resolves to
+ * ./src/effect4/index.ts. Nothing is wrapped or rewritten: a block must be a complete module
  * with its own imports. Doc snippets may declare values they do not use, so only `noUnusedLocals` and
  * `noUnusedParameters` (lints, not type rules) are off.
  *
@@ -17,6 +19,7 @@
  * It is skipped and reported with its reason. A marker without a reason, or not followed by a TypeScript block, is
  * an error. Exit code 1 on any error, with the file:line of the block.
  */
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -24,6 +27,7 @@ import ts from "typescript"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const outDir = path.join(root, ".docs-check")
+const outDir4 = path.join(root, "effect4/.docs-check")
 const languages = new Set(["ts", "typescript"])
 const markerPattern = /^<!--\s*not-checked\s*:?(.*?)-->\s*$/
 
@@ -118,39 +122,54 @@ for (const file of files) {
   skipped.push(...found.skipped)
 }
 
-// One module per block, and a tsconfig that extends the repository's.
-fs.rmSync(outDir, { recursive: true, force: true })
-fs.mkdirSync(outDir, { recursive: true })
+/**
+ * The Effect 4 edition's blocks (those that import `effect-k8s-leader/effect4`) are compiled under effect4/, where
+ * `effect` resolves to Effect 4 (scripts/effect4.sh links it); the others here, on Effect 3.
+ */
+const isEffect4 = (block: Block): boolean => /from "effect-k8s-leader\/effect4(\/[A-Za-z]+)?"/.test(block.code)
+
 const byPath = new Map<string, Block>()
-for (const block of blocks) {
-  const name = `${block.file.replace(/\.md$/, "").replace(/[^A-Za-z0-9]+/g, "_")}_L${block.line}.ts`
-  const target = path.join(outDir, name)
-  fs.writeFileSync(target, block.code)
-  byPath.set(path.normalize(target), block)
-}
-const tsconfigPath = path.join(outDir, "tsconfig.json")
-fs.writeFileSync(
-  tsconfigPath,
-  JSON.stringify(
-    {
-      extends: "../tsconfig.json",
-      compilerOptions: {
-        noEmit: true,
-        strict: true,
-        exactOptionalPropertyTypes: true,
-        // Every block is a module of its own, even one without an import or export.
-        moduleDetection: "force",
-        // Lints, not type rules: a snippet may show a declaration without using it.
-        noUnusedLocals: false,
-        noUnusedParameters: false,
-        paths: { "effect-k8s-leader": ["../src/index.ts"] }
+
+/** Writes one module per block and a tsconfig extending `extendsConfig` into `dir`; returns the tsconfig's path. */
+const writeProgram = (
+  dir: string,
+  extendsConfig: string,
+  paths: Record<string, ReadonlyArray<string>>,
+  ofEdition: ReadonlyArray<Block>
+): string => {
+  fs.rmSync(dir, { recursive: true, force: true })
+  fs.mkdirSync(dir, { recursive: true })
+  for (const block of ofEdition) {
+    const name = `${block.file.replace(/\.md$/, "").replace(/[^A-Za-z0-9]+/g, "_")}_L${block.line}.ts`
+    const target = path.join(dir, name)
+    fs.writeFileSync(target, block.code)
+    byPath.set(path.normalize(target), block)
+  }
+  const tsconfigPath = path.join(dir, "tsconfig.json")
+  fs.writeFileSync(
+    tsconfigPath,
+    JSON.stringify(
+      {
+        extends: extendsConfig,
+        compilerOptions: {
+          noEmit: true,
+          strict: true,
+          exactOptionalPropertyTypes: true,
+          // Every block is a module of its own, even one without an import or export.
+          moduleDetection: "force",
+          // Lints, not type rules: a snippet may show a declaration without using it.
+          noUnusedLocals: false,
+          noUnusedParameters: false,
+          paths
+        },
+        include: ["./*.ts"]
       },
-      include: ["./*.ts"]
-    },
-    null,
-    2
-  ) + "\n"
-)
+      null,
+      2
+    ) + "\n"
+  )
+  return tsconfigPath
+}
 
 const where = (diagnostic: ts.Diagnostic): string => {
   if (diagnostic.file === undefined || diagnostic.start === undefined) return "(no file)"
@@ -161,14 +180,15 @@ const where = (diagnostic: ts.Diagnostic): string => {
   return `${block.file}:${block.line + 1 + line}:${character + 1} (block at ${block.file}:${block.line})`
 }
 
-const config = ts.getParsedCommandLineOfConfigFile(tsconfigPath, {}, {
-  ...ts.sys,
-  onUnRecoverableConfigFileDiagnostic: (diagnostic) => {
-    problems.push(ts.flattenDiagnosticMessageText(diagnostic.messageText, "\n"))
-  }
-})
 let errors = 0
-if (config !== undefined && blocks.length > 0) {
+const check = (tsconfigPath: string, count: number) => {
+  const config = ts.getParsedCommandLineOfConfigFile(tsconfigPath, {}, {
+    ...ts.sys,
+    onUnRecoverableConfigFileDiagnostic: (diagnostic) => {
+      problems.push(ts.flattenDiagnosticMessageText(diagnostic.messageText, "\n"))
+    }
+  })
+  if (config === undefined || count === 0) return
   const program = ts.createProgram({ rootNames: config.fileNames, options: config.options })
   const diagnostics = ts.getPreEmitDiagnostics(program)
     .filter((diagnostic) => diagnostic.category === ts.DiagnosticCategory.Error)
@@ -180,13 +200,33 @@ if (config !== undefined && blocks.length > 0) {
   }
 }
 
+const effect3Blocks = blocks.filter((block) => !isEffect4(block))
+const effect4Blocks = blocks.filter(isEffect4)
+check(
+  writeProgram(outDir, "../tsconfig.json", {
+    "effect-k8s-leader": ["../src/index.ts"],
+    "effect-k8s-leader/*": ["../src/*.ts"]
+  }, effect3Blocks),
+  effect3Blocks.length
+)
+if (effect4Blocks.length > 0) execFileSync(path.join(root, "scripts/effect4.sh"), ["setup"], { stdio: "inherit" })
+check(
+  writeProgram(outDir4, "../tsconfig.json", {
+    "effect-k8s-leader/effect4": ["../../src/effect4/index.ts"],
+    "effect-k8s-leader/effect4/*": ["../../src/effect4/*.ts"]
+  }, effect4Blocks),
+  effect4Blocks.length
+)
+
 for (const skip of skipped) console.log(`skipped ${skip.file}:${skip.line}: ${skip.reason}`)
 const perFile = files
   .map((file) => [file, blocks.filter((block) => block.file === file).length] as const)
   .filter(([, count]) => count > 0)
   .map(([file, count]) => `${file} ${count}`)
   .join(", ")
-console.log(`checked ${blocks.length} TypeScript blocks (${perFile}); skipped ${skipped.length}`)
+console.log(
+  `checked ${blocks.length} TypeScript blocks (${perFile}; ${effect4Blocks.length} of the Effect 4 edition); skipped ${skipped.length}`
+)
 if (problems.length > 0) {
   for (const problem of problems) console.error(problem)
   console.error(`docs:check failed: ${problems.length} problem(s)${errors > 0 ? `, ${errors} type error(s)` : ""}`)
