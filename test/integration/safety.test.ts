@@ -19,7 +19,7 @@ import { formatMicroTime } from "../../src/resources.js"
 import { type Candidate, type CandidateOptions, fast, kill, monoNow, spawnCandidate } from "../../testkit/candidates.js"
 import type { ControlPlane } from "../../testkit/controlPlane.js"
 import { leaderlessGaps, leadershipIntervals, overlappingPairs } from "../../testkit/intervals.js"
-import { prng } from "../safety/sim.js"
+import { prng } from "../safety/timeline.js"
 import { kubeconfigWithServer, run, startCluster, unique } from "./harness.js"
 import { type Proxy, startProxy } from "./proxy.js"
 

@@ -11,8 +11,8 @@ import {
   minPermille,
   type Profile,
   type Scenario
-} from "./leaseSim.js"
-import { type LflAction, lflLeaderSlot, type LflScenario } from "./lflSim.js"
+} from "./leaseModel.js"
+import { type LflAction, lflLeaderSlot, type LflScenario } from "./lflModel.js"
 
 const actionArb = (profile: Profile, horizon: number): fc.Arbitrary<Action> => {
   const at = fc.integer({ min: 0, max: horizon })

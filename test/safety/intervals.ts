@@ -4,7 +4,7 @@
  * An instant is (reference millisecond, sequence number): the sequence orders what happens within one millisecond,
  * so "A stopped before B started" is checked even when both happen in the same millisecond.
  */
-import type { Window } from "./sim.js"
+import type { Window } from "./timeline.js"
 
 export interface Instant {
   readonly t: number

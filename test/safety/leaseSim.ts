@@ -1,7 +1,8 @@
 /**
- * One run of the Lease safety model (docs/safety.md): 2 to 5 candidates on one in-memory API server, each with its
- * own drifting clock and its own `Leases` service that injects the faults of the scenario, driven on the reference
- * clock of the simulator. Returns what the invariants are checked on.
+ * One run of the Lease safety model (docs/safety.md) on Effect 3: 2 to 5 candidates on one in-memory API server,
+ * each with its own drifting clock and its own `Leases` service that injects the faults of the scenario, driven on
+ * the reference clock of the simulator. Returns what the invariants are checked on. The model itself (scenario,
+ * schedule, fault decisions, checks) is `leaseModel.ts`, shared with the Effect 4 edition.
  */
 import {
   Context,
@@ -25,165 +26,31 @@ import { K8sError, type K8sVerb } from "../../src/K8sError.js"
 import { LeaderElection } from "../../src/LeaderElection.js"
 import { Leases } from "../../src/Leases.js"
 import { formatMicroTime, type Lease, type ResourceService } from "../../src/resources.js"
+import type { Interval } from "./intervals.js"
 import {
-  activePieces,
-  checkRates,
-  type Interval,
-  overlaps,
-  type Piece,
-  type RateLimits,
-  recovery,
-  termViolations
-} from "./intervals.js"
-import {
-  blockedUntil,
-  ceilDiv,
-  DriftClock,
-  endedOnInjected,
-  InjectedDefect,
-  merge,
-  prng,
-  type ProcessFault,
-  runFork,
-  runNow,
-  SimClock,
-  SimScheduler,
-  stopGracefully,
-  type Window
-} from "./sim.js"
-
-export interface Profile {
-  readonly name: string
-  readonly leaseDuration: number
-  readonly renewDeadline: number
-  readonly retryPeriod: number
-  /** The library's default: renewDeadline / 2. */
-  readonly requestTimeout: number
-}
-
-export const fast: Profile = {
-  name: "fast 4/3/1 s",
-  leaseDuration: 4000,
-  renewDeadline: 3000,
-  retryPeriod: 1000,
-  requestTimeout: 1500
-}
-export const defaults: Profile = {
-  name: "defaults 15/10/2 s",
-  leaseDuration: 15000,
-  renewDeadline: 10000,
-  retryPeriod: 2000,
-  requestTimeout: 5000
-}
-
-/** The documented drift bound: every clock runs at a rate in [1 - d, 1 + d] of the reference clock. */
-export const maxDrift = 0.1
-export const minPermille = 1000 - maxDrift * 1000
-export const maxPermille = 1000 + maxDrift * 1000
-
-export type Action =
-  | { readonly kind: "start"; readonly at: number; readonly slot: number; readonly sameIdentity: boolean }
-  | { readonly kind: "stop" | "crash"; readonly at: number; readonly slot: number }
-  | {
-    readonly kind: "errors"
-    readonly at: number
-    readonly slot: number
-    readonly duration: number
-    readonly percent: number
-    readonly reason: "ServerError" | "Timeout"
-  }
-  | {
-    readonly kind: "latency"
-    readonly at: number
-    readonly slot: number
-    readonly duration: number
-    readonly max: number
-  }
-  | {
-    readonly kind: "conflicts"
-    readonly at: number
-    readonly slot: number
-    readonly duration: number
-    readonly percent: number
-  }
-  | {
-    readonly kind: "lostResponses"
-    readonly at: number
-    readonly slot: number
-    readonly duration: number
-    readonly percent: number
-  }
-  | {
-    readonly kind: "partition"
-    readonly at: number
-    readonly slot: number
-    readonly duration: number
-    readonly dropWatch: boolean
-  }
-  | { readonly kind: "pause"; readonly at: number; readonly slot: number; readonly duration: number }
-  | { readonly kind: "dropWatches"; readonly at: number }
-  /** Someone else (kubectl, GitOps) writes one field of the record, or a label, keeping the rest. */
-  | { readonly kind: "foreignWrite"; readonly at: number; readonly field: ForeignField; readonly value: number }
-  /** Someone else deletes the Lease; it may come back: empty, or as it was (a restored snapshot). */
-  | { readonly kind: "deleteLease"; readonly at: number; readonly recreate: "no" | "empty" | "snapshot" }
-  | ProcessFault
-
-export type ForeignField = "holder" | "duration" | "renewTime" | "acquireTime" | "transitions" | "labels"
-
-export interface Scenario {
-  readonly seed: number
-  readonly profile: Profile
-  readonly slots: number
-  /** Each slot's clock rate in permille of the reference clock. */
-  readonly permille: ReadonlyArray<number>
-  /** When each slot's first process starts (null: only on a `start` action); slot 0 always starts. */
-  readonly initial: ReadonlyArray<number | null>
-  readonly actions: ReadonlyArray<Action>
-  /** How many election loops each process runs at once on its one LeaderElection service (1 to 3). */
-  readonly lanes: number
-}
-
-export interface Outcome {
-  readonly violations: ReadonlyArray<string>
-  readonly intervals: ReadonlyArray<Interval>
-  /** The last fault: no fault, start or stop after it. */
-  readonly quietFrom: number
-  readonly livenessBound: number
-  /** Reference ms from quietFrom until someone leads for good. */
-  readonly recoveredAfter: number | undefined
-  readonly faults: number
-  readonly faultsByClass: Readonly<Record<string, number>>
-  readonly endOfRun: number
-  /** The most requests one process sent within each rate limit's window (`rateLimits`). */
-  readonly peakRequests: ReadonlyArray<number>
-  /** Processes that ended on an injected defect, interruption or rotated credential, as real ones would. */
-  readonly exits: number
-}
-
-/** A process that ended on an injected fault is restarted this long after (reference ms), as its container would be. */
-const restartDelay = 1_000
-
-/** The rate bounds of this model (docs/safety.md derives them). */
-export const leaseRateLimits: RateLimits = [
-  { window: 5_000, bound: 60 },
-  { window: 30_000, bound: 120 }
-]
-
-const namespace = "ops"
-const lockName = "safety-lease"
-const resource = "leases.coordination.k8s.io"
-
-/** Slots 0 to 4 name a slot (modulo the number of slots); 5 means whoever leads when the action happens. */
-export const leaderSlot = 5
-
-const durationOf = (action: Action) => "duration" in action ? action.duration : 0
-
-/** The liveness bound after the last fault: see docs/safety.md. */
-export const livenessBound = (profile: Profile, slowestPermille: number) =>
-  ceilDiv(
-    Math.ceil(profile.leaseDuration + profile.requestTimeout + 2.2 * profile.retryPeriod) * 1000,
-    slowestPermille
-  ) + 10
+  type Action,
+  addWindowFault,
+  arrive,
+  checkLeaseRun,
+  clockOffset,
+  foreignPatch,
+  foreignTime,
+  judge,
+  leaseHorizon,
+  leaseLeftBehind,
+  leaseSchedule,
+  lockName,
+  namespace,
+  type Outcome,
+  resource,
+  restartDelay,
+  type Scenario,
+  slotFaults,
+  type Step,
+  targetSlot
+} from "./leaseModel.js"
+import { DriftClock, endedOnInjected, runFork, runNow, SimClock, SimScheduler, stopGracefully } from "./sim.js"
+import { blockedUntil, incarnationRandom, InjectedDefect, within } from "./timeline.js"
 
 interface Incarnation {
   readonly id: number
@@ -202,45 +69,16 @@ interface Incarnation {
   fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
 }
 
-interface SlotFaults {
-  blocked: Array<Window>
-  pauses: Array<Window>
-  readonly errors: Array<Extract<Action, { kind: "errors" }>>
-  readonly latency: Array<Extract<Action, { kind: "latency" }>>
-  readonly conflicts: Array<Extract<Action, { kind: "conflicts" }>>
-  readonly lostResponses: Array<Extract<Action, { kind: "lostResponses" }>>
-  readonly defects: Array<Extract<Action, { kind: "defects" }>>
-  readonly watchFlaps: Array<Extract<Action, { kind: "watchFlap" }>>
-  readonly lateCommits: Array<Extract<Action, { kind: "lateCommit" }>>
-}
-
-const within = (action: { readonly at: number; readonly duration: number }, t: number) =>
-  action.at <= t && t < action.at + action.duration
-
 export const simulateLease = (scenario: Scenario): Outcome => {
   const { profile } = scenario
   const clock = new SimClock()
   const scheduler = new SimScheduler()
-  const actions = scenario.actions
-  const quietFrom = Math.max(0, ...scenario.initial.map((at) => at ?? 0), ...actions.map((a) => a.at + durationOf(a)))
-  const permille = Array.from({ length: scenario.slots }, (_, slot) => scenario.permille[slot] ?? 1000)
-  const bound = livenessBound(profile, Math.min(...permille))
-  const endOfRun = quietFrom + bound + 2 * profile.leaseDuration
+  const { bound, endOfRun, permille, quietFrom } = leaseHorizon(scenario)
 
   // Fault windows per slot, added as their actions happen (an action may target whoever leads at that moment).
-  const faults: Array<SlotFaults> = Array.from({ length: scenario.slots }, () => ({
-    blocked: [],
-    pauses: [],
-    errors: [],
-    latency: [],
-    conflicts: [],
-    lostResponses: [],
-    defects: [],
-    watchFlaps: [],
-    lateCommits: []
-  }))
+  const faults = slotFaults(scenario.slots)
   const clocks = permille.map((rate, slot) =>
-    new DriftClock(clock, rate, 1_000_000 * (slot + 1) + (scenario.seed & 0xffff), () => faults[slot]!.pauses)
+    new DriftClock(clock, rate, clockOffset(scenario, slot), () => faults[slot]!.pauses)
   )
 
   // The shared API server and a runtime on the simulator: its scheduler, its reference clock, a seeded Random.
@@ -293,50 +131,36 @@ export const simulateLease = (scenario: Scenario): Outcome => {
         inc.requests.push(issuedAt)
         yield* holdBlocked(inc.slot)
         const t = clock.now
-        const rnd = inc.random
         if (inc.unauthorized) {
           return yield* Effect.fail(k8sError(verb, "Unauthorized", 401, "injected: the credentials were rotated"))
         }
-        const defect = slot.defects.find((a) => within(a, t))
-        if (defect !== undefined && rnd() * 100 < defect.percent) {
-          count("defects")
-          if (!defect.interrupt) return yield* Effect.die(new InjectedDefect())
+        const arrival = arrive(slot, t, inc.random, count)
+        if (arrival._tag === "Defect") return yield* Effect.die(new InjectedDefect())
+        if (arrival._tag === "Interrupt") {
           inc.injectedInterrupts++
           return yield* Effect.interrupt
         }
-        const latency = slot.latency.find((a) => within(a, t))
-        const total = latency === undefined ? 0 : Math.floor(rnd() * latency.max)
-        if (total > 0) count("latency")
-        const pre = Math.floor(rnd() * total)
-        if (pre > 0) yield* clock.sleepMillis(pre)
-        const error = slot.errors.find((a) => within(a, t))
-        if (error !== undefined && rnd() * 100 < error.percent) {
-          count("errors")
-          return yield* Effect.fail(
-            error.reason === "Timeout"
-              ? k8sError(verb, "Timeout", undefined, "injected: the request timed out")
-              : k8sError(verb, "ServerError", 500, "injected: internal error")
-          )
-        }
+        if (arrival.pre > 0) yield* clock.sleepMillis(arrival.pre)
         const isWrite = verb === "create" || verb === "update"
-        const conflict = slot.conflicts.find((a) => within(a, t))
-        if (isWrite && conflict !== undefined && rnd() * 100 < conflict.percent) {
-          count("conflicts")
-          return yield* Effect.fail(k8sError(verb, "Conflict", 409, "injected: the object has been modified"))
+        const verdict = judge(slot, t, isWrite, inc.random, count)
+        switch (verdict._tag) {
+          case "Error":
+            return yield* Effect.fail(
+              verdict.reason === "Timeout"
+                ? k8sError(verb, "Timeout", undefined, "injected: the request timed out")
+                : k8sError(verb, "ServerError", 500, "injected: internal error")
+            )
+          case "Conflict":
+            return yield* Effect.fail(k8sError(verb, "Conflict", 409, "injected: the object has been modified"))
+          case "LateCommit":
+            // The client gives up at once; the server commits the write later, whatever the client did since.
+            yield* Effect.forkDaemon(Effect.zipRight(clock.sleepMillis(verdict.delay), Effect.either(proceed)))
+            return yield* Effect.fail(k8sError(verb, "Timeout", undefined, "injected: no answer; committed later"))
         }
-        const late = slot.lateCommits.find((a) => within(a, t))
-        if (isWrite && late !== undefined && rnd() * 100 < late.percent) {
-          count("lateCommit")
-          // The client gives up at once; the server commits the write later, whatever the client did since.
-          yield* Effect.forkDaemon(Effect.zipRight(clock.sleepMillis(late.delay), Effect.either(proceed)))
-          return yield* Effect.fail(k8sError(verb, "Timeout", undefined, "injected: no answer; committed later"))
-        }
-        const lost = slot.lostResponses.find((a) => within(a, t))
-        const lose = isWrite && lost !== undefined && rnd() * 100 < lost.percent
         const result = yield* proceed
-        if (total - pre > 0) yield* clock.sleepMillis(total - pre)
+        if (arrival.post > 0) yield* clock.sleepMillis(arrival.post)
         yield* holdBlocked(inc.slot)
-        if (lose) {
+        if (verdict.lose) {
           count("lostResponses")
           return yield* Effect.fail(
             k8sError(verb, "Transport", undefined, "injected: connection reset after the write")
@@ -390,7 +214,7 @@ export const simulateLease = (scenario: Scenario): Outcome => {
       requests: [],
       writes: [],
       watchDrop: Deferred.unsafeMake(FiberId.none),
-      random: prng((scenario.seed ^ Math.imul(id + 1, 0x9e3779b1)) >>> 0),
+      random: incarnationRandom(scenario.seed, id),
       fiber: undefined
     }
     incarnations.push(inc)
@@ -476,13 +300,7 @@ export const simulateLease = (scenario: Scenario): Outcome => {
     runFork(runtime, scheduler, Fiber.interrupt(inc.fiber!))
   }
 
-  const resolve = (slot: number) => {
-    if (slot !== leaderSlot) return slot % scenario.slots
-    const leading = intervals.find((interval) => interval.end === undefined)
-    return leading === undefined ? (scenario.seed >>> 0) % scenario.slots : leading.slot
-  }
-
-  const perform = (action: Action | { readonly kind: "ensureRunning"; readonly at: number }) => {
+  const perform = (action: Step) => {
     if (action.kind === "ensureRunning") {
       if (running.every((inc) => inc === undefined)) start(0, false)
       return
@@ -494,9 +312,7 @@ export const simulateLease = (scenario: Scenario): Outcome => {
     }
     if (action.kind === "foreignWrite") return void runFork(runtime, scheduler, foreignWrite(action))
     if (action.kind === "deleteLease") return void runFork(runtime, scheduler, deleteLease(action))
-    const slot = resolve(action.slot)
-    const mine = faults[slot]!
-    const window = { from: action.at, to: action.at + durationOf(action) }
+    const slot = targetSlot(scenario, intervals, action.slot)
     switch (action.kind) {
       case "start":
         return start(slot, action.sameIdentity)
@@ -506,12 +322,10 @@ export const simulateLease = (scenario: Scenario): Outcome => {
         return stop(slot, action.kind === "crash")
       case "pause":
         count("pause")
-        mine.pauses = merge([...mine.pauses, window])
-        mine.blocked = merge([...mine.blocked, window])
-        return
+        return addWindowFault(faults[slot]!, action)
       case "partition": {
         count("partition")
-        mine.blocked = merge([...mine.blocked, window])
+        addWindowFault(faults[slot]!, action)
         const inc = running[slot]
         if (action.dropWatch && inc !== undefined) {
           const dropped = inc.watchDrop
@@ -523,27 +337,6 @@ export const simulateLease = (scenario: Scenario): Outcome => {
         }
         return
       }
-      case "errors":
-        mine.errors.push(action)
-        return
-      case "latency":
-        mine.latency.push(action)
-        return
-      case "conflicts":
-        mine.conflicts.push(action)
-        return
-      case "lostResponses":
-        mine.lostResponses.push(action)
-        return
-      case "defects":
-        mine.defects.push(action)
-        return
-      case "watchFlap":
-        mine.watchFlaps.push(action)
-        return
-      case "lateCommit":
-        mine.lateCommits.push(action)
-        return
       case "rotateCredentials": {
         const inc = running[slot]
         if (inc !== undefined) {
@@ -552,6 +345,9 @@ export const simulateLease = (scenario: Scenario): Outcome => {
         }
         return
       }
+      default:
+        // Windows the requests of the slot look up as they happen.
+        return addWindowFault(faults[slot]!, action)
     }
   }
 
@@ -559,20 +355,16 @@ export const simulateLease = (scenario: Scenario): Outcome => {
   const foreignWrite = (action: Extract<Action, { kind: "foreignWrite" }>) =>
     Effect.gen(function*() {
       const current = yield* shared.get(lockName, namespace)
-      const spec = current.spec ?? {}
-      const time = formatMicroTime(1_700_000_000_000 + action.value * 1000)
-      const fields: Record<Exclude<ForeignField, "labels">, NonNullable<Lease["spec"]>> = {
-        holder: { holderIdentity: `intruder-${++intruders}` },
-        // 0 (none) to a little under ours: shorter is what can hurt.
-        duration: { leaseDurationSeconds: action.value % Math.floor(profile.leaseDuration / 1000) },
-        renewTime: { renewTime: time },
-        acquireTime: { acquireTime: time },
-        transitions: { leaseTransitions: action.value }
-      }
+      const patch = foreignPatch(
+        action,
+        profile,
+        `intruder-${++intruders}`,
+        formatMicroTime(foreignTime(action.value))
+      )
       yield* shared.replace(
-        action.field === "labels"
-          ? { ...current, metadata: { ...current.metadata, labels: { foreign: String(action.value) } } }
-          : { ...current, spec: { ...spec, ...fields[action.field] } }
+        "labels" in patch
+          ? { ...current, metadata: { ...current.metadata, labels: patch.labels } }
+          : { ...current, spec: { ...current.spec, ...patch.spec } }
       )
       count("foreignWrite")
       foreignAt.push(clock.now)
@@ -591,21 +383,13 @@ export const simulateLease = (scenario: Scenario): Outcome => {
       })
     }).pipe(Effect.ignore)
 
-  const timeline: Array<Action | { readonly kind: "ensureRunning"; readonly at: number }> = [
-    ...scenario.initial.flatMap((at, slot) =>
-      slot < scenario.slots && (at !== null || slot === 0)
-        ? [{ kind: "start" as const, at: at ?? 0, slot, sameIdentity: false }]
-        : []
-    ),
-    ...actions,
-    { kind: "ensureRunning" as const, at: quietFrom }
-  ].sort((a, b) => a.at - b.at)
+  const schedule = leaseSchedule(scenario, quietFrom)
 
   // The driver: the next action or the next timer, whichever comes first; actions before timers at one instant.
   let next = 0
   scheduler.flush()
   while (true) {
-    const action = timeline[next]
+    const action = schedule[next]
     const timer = clock.next()
     if (action !== undefined && action.at <= timer && action.at <= endOfRun) {
       clock.now = Math.max(clock.now, action.at)
@@ -620,75 +404,38 @@ export const simulateLease = (scenario: Scenario): Outcome => {
   }
   clock.now = endOfRun
 
-  // Invariant 1: no two leaders on the reference clock (pauses cut out; see activePieces).
-  const pieces: Array<Piece> = intervals.flatMap((interval) =>
-    activePieces(interval, endOfRun, faults[interval.slot]!.pauses)
-  )
-  violations.push(...overlaps(pieces))
-
-  // Invariant 2: each leader stops no later than renewDeadline (on its clock) after its last successful renew began.
-  for (const interval of intervals) {
-    const inc = incarnations[interval.incarnation]!
-    const end = interval.end?.t ?? endOfRun
-    const last = Math.max(...inc.writes.filter((w) => w <= end))
-    if (!Number.isFinite(last)) {
-      violations.push(`${inc.identity} led from ${interval.start.t}ms without a successful write`)
-      continue
-    }
-    const deadline = last + clocks[inc.slot]!.refMillis(profile.renewDeadline) + 1
-    const allowed = blockedUntil(faults[inc.slot]!.pauses, deadline)
-    if (end > allowed) {
-      violations.push(
-        `${inc.identity} led until ${end}ms, past its deadline ${allowed}ms (last successful renew began at ${last}ms, clock rate ${
-          permille[inc.slot]
-        }‰)`
-      )
-    }
-  }
-
-  // Invariant 3: after the last fault someone leads within the bound, and for good.
-  const recovered = recovery(pieces, quietFrom, endOfRun)
-  if (recovered === undefined) violations.push(`nobody leads at the end of the run (${endOfRun}ms)`)
-  else if (recovered - quietFrom > bound) {
-    violations.push(
-      `leaderless until ${recovered}ms: ${recovered - quietFrom}ms after the last fault, bound ${bound}ms`
-    )
-  }
-
-  // Invariant 4: the term strictly grows with each new leadership, across deletions and re-creations too.
-  violations.push(...termViolations(intervals))
-
-  // Invariant 5: every process's request rate stays bounded, whatever the faults.
-  const rates = checkRates(
-    leaseRateLimits,
-    incarnations.map((inc) => ({ name: inc.identity, requests: inc.requests })),
+  // Invariants 1 to 5: two leaders, the deadline, recovery, the term, the request rates.
+  const checked = checkLeaseRun({
+    scenario,
+    permille,
+    faults,
+    intervals,
+    incarnations,
     foreignAt,
-    scenario.lanes
-  )
-  violations.push(...rates.violations)
+    quietFrom,
+    bound,
+    endOfRun
+  })
+  violations.push(...checked.violations)
 
   // Invariant 6: no lock left behind. Every process still running stops gracefully; the Lease must then name none
-  // of them (released: an empty holder), whatever happened before.
+  // of them.
   const stopping = running.filter((inc): inc is Incarnation => inc !== undefined)
   // No fault is active any more: the releases' requests are bounded by requestTimeout.
   stopGracefully(runtime, scheduler, clock, stopping.map((inc) => inc.fiber!), endOfRun + profile.requestTimeout)
   const left = runNow(runtime, scheduler, Effect.option(shared.get(lockName, namespace)))
-  const holder = Option.getOrUndefined(left)?.spec?.holderIdentity ?? ""
-  // A process whose credentials were rotated away cannot release: its Lease expires, as documented.
-  if (stopping.some((inc) => inc.identity === holder && !inc.unauthorized)) {
-    violations.push(`the Lease still names ${holder} after it stopped gracefully`)
-  }
+  violations.push(...leaseLeftBehind(stopping, Option.getOrUndefined(left)?.spec?.holderIdentity ?? ""))
 
   return {
     violations,
     intervals,
     quietFrom,
     livenessBound: bound,
-    recoveredAfter: recovered === undefined ? undefined : recovered - quietFrom,
+    recoveredAfter: checked.recovered === undefined ? undefined : checked.recovered - quietFrom,
     faults: faultCount,
     faultsByClass,
     endOfRun,
-    peakRequests: rates.peaks,
+    peakRequests: checked.peaks,
     exits
   }
 }

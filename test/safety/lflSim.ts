@@ -1,7 +1,8 @@
 /**
- * One run of the leader-for-life model (docs/safety.md): 2 to 4 candidates, each with its Pod, on the ConfigMap lock
- * of one in-memory API server; their Pods are deleted (the garbage collector then deletes the lock they own) and
- * their lock requests fail at random. Driven on the simulator's reference clock.
+ * One run of the leader-for-life model (docs/safety.md) on Effect 3: 2 to 4 candidates, each with its Pod, on the
+ * ConfigMap lock of one in-memory API server; their Pods are deleted (the garbage collector then deletes the lock
+ * they own) and their lock requests fail at random. Driven on the simulator's reference clock. The model itself
+ * (scenario, schedule, fault decisions, checks) is `lflModel.ts`, shared with the Effect 4 edition.
  */
 import { Context, Effect, Fiber, Layer, Logger, LogLevel, Option, Random, Runtime, Stream } from "effect"
 import { ConfigMaps } from "../../src/ConfigMaps.js"
@@ -12,78 +13,29 @@ import { K8sError, type K8sVerb } from "../../src/K8sError.js"
 import { LeaderElection } from "../../src/LeaderElection.js"
 import { Pods } from "../../src/Pods.js"
 import type { ConfigMap, Pod, ResourceService } from "../../src/resources.js"
+import type { Interval } from "./intervals.js"
 import {
-  activePieces,
-  checkRates,
-  type Interval,
-  overlaps,
-  type RateLimits,
-  recovery,
-  termViolations
-} from "./intervals.js"
-import {
-  endedOnInjected,
-  InjectedDefect,
-  prng,
-  type ProcessFault,
-  runFork,
-  runNow,
-  SimClock,
-  SimScheduler,
-  stopGracefully
-} from "./sim.js"
-
-export type LflAction =
-  | { readonly kind: "start"; readonly at: number; readonly slot: number }
-  /** Deletes a Pod (slot 4: the leader's): its process ends (crash: without releasing), then the Pod object goes. */
-  | { readonly kind: "deletePod"; readonly at: number; readonly slot: number; readonly crash: boolean }
-  | {
-    readonly kind: "errors"
-    readonly at: number
-    readonly slot: number
-    readonly duration: number
-    readonly percent: number
-  }
-  /**
-   * The slot's Pod is evicted: its process dies, its Pod object stays (phase Failed), so the garbage collector keeps
-   * the lock; with `finalizerFor` > 0 a finalizer on the lock keeps it that long after a standby deletes it.
-   */
-  | { readonly kind: "evict"; readonly at: number; readonly slot: number; readonly finalizerFor: number }
-  /** Someone edits the lock's owner reference to a bystander Pod (no candidate), which goes `duration` later. */
-  | { readonly kind: "editOwner"; readonly at: number; readonly duration: number }
-  /** Someone deletes the lock; with `recreate`, a new one owned by a bystander Pod that goes 2 s later. */
-  | { readonly kind: "deleteLock"; readonly at: number; readonly recreate: boolean }
-  | ProcessFault
-
-export interface LflScenario {
-  readonly seed: number
-  readonly slots: number
-  readonly actions: ReadonlyArray<LflAction>
-  /** Election loops per process on its one LeaderElection service. */
-  readonly lanes: number
-}
-
-export interface LflOutcome {
-  readonly violations: ReadonlyArray<string>
-  readonly intervals: ReadonlyArray<Interval>
-  /** Deletions of the leader's Pod after which a standby had to take over at once. */
-  readonly instantTakeovers: number
-  readonly faultsByClass: Readonly<Record<string, number>>
-  readonly peakRequests: ReadonlyArray<number>
-  readonly exits: number
-}
-
-/** The rate bounds of this model (docs/safety.md derives them). */
-export const lflRateLimits: RateLimits = [
-  { window: 5_000, bound: 60 },
-  { window: 30_000, bound: 240 }
-]
-
-const namespace = "ops"
-const lockName = "safety-lock"
-export const lflLeaderSlot = 4
-/** After an injected error, the retry schedule may be sleeping up to 30 s x 1.2 before its next attempt. */
-const backoffCap = 36_000
+  activeWindows,
+  checkLflRun,
+  type ErrorWindow,
+  handoverDue,
+  injectInto,
+  type LflAction,
+  lflHorizon,
+  lflLeftBehind,
+  type LflOutcome,
+  type LflScenario,
+  lflSchedule,
+  lflTargetSlot,
+  lockErrorAt,
+  lockName,
+  namespace,
+  recreatedOwnerLifetime,
+  restartDelay,
+  watchesMayFail
+} from "./lflModel.js"
+import { endedOnInjected, runFork, runNow, SimClock, SimScheduler, stopGracefully } from "./sim.js"
+import { incarnationRandom, InjectedDefect } from "./timeline.js"
 
 interface Incarnation {
   readonly id: number
@@ -114,20 +66,12 @@ export const simulateLeaderForLife = (scenario: LflScenario): LflOutcome => {
   const pods = Context.get(runtime.context, Pods)
   const configMaps = Context.get(runtime.context, ConfigMaps)
 
-  /** When an action's effects are over: its window, a finalizer's hold, a re-created lock's bystander. */
-  const endOf = (a: LflAction) =>
-    a.at + ("duration" in a ? a.duration : 0) + (a.kind === "evict" ? a.finalizerFor : 0) +
-    (a.kind === "deleteLock" && a.recreate ? 2_000 : 0)
-  const quietFrom = Math.max(0, ...scenario.actions.map(endOf))
-  const endOfRun = quietFrom + backoffCap + 5_000
+  const { endOfRun, quietFrom } = lflHorizon(scenario)
   const violations: Array<string> = []
   const intervals: Array<Interval> = []
   const incarnations: Array<Incarnation> = []
   const running: Array<Incarnation | undefined> = Array.from({ length: scenario.slots }, () => undefined)
-  const errorWindows: Array<Array<{ from: number; to: number; percent: number }>> = Array.from(
-    { length: scenario.slots },
-    () => []
-  )
+  const errorWindows: Array<Array<ErrorWindow>> = Array.from({ length: scenario.slots }, () => [])
   let lastInjectedAt = Number.NEGATIVE_INFINITY
   let exits = 0
   let bystanders = 0
@@ -136,16 +80,10 @@ export const simulateLeaderForLife = (scenario: LflScenario): LflOutcome => {
     lastInjectedAt = clock.now
     faultsByClass[kind] = (faultsByClass[kind] ?? 0) + 1
   }
-  const windowsOf = <K extends LflAction["kind"]>(kind: K, slot: number) =>
-    scenario.actions.filter((a): a is Extract<LflAction, { kind: K }> =>
-      a.kind === kind && "slot" in a && resolved.get(a) === slot && "duration" in a && a.at <= clock.now &&
-      clock.now < a.at + a.duration
-    )
   /** The slot each action was resolved to when it happened. */
   const resolved = new Map<LflAction, number>()
   const foreignAt: Array<number> = []
   let seq = 0
-  let instantTakeovers = 0
   const takeoversDue: Array<number> = []
 
   /** The candidate's own ConfigMaps: lock requests fail inside its error windows; a crashed process sends nothing. */
@@ -155,9 +93,7 @@ export const simulateLeaderForLife = (scenario: LflScenario): LflOutcome => {
         if (inc.crashed) return Effect.never
         const injected = inject(inc, verb, "configmaps", proceed)
         if (injected !== undefined) return injected
-        const window = errorWindows[inc.slot]!.find((w) => w.from <= clock.now && clock.now < w.to)
-        if (window !== undefined && inc.random() * 100 < window.percent) {
-          count("errors")
+        if (lockErrorAt(errorWindows[inc.slot]!, clock.now, inc.random, count)) {
           return Effect.fail(
             new K8sError({
               verb,
@@ -201,22 +137,22 @@ export const simulateLeaderForLife = (scenario: LflScenario): LflOutcome => {
   ): Effect.Effect<A, K8sError> | undefined => {
     inc.requests.push(clock.now)
     if (inc.unauthorized) return Effect.fail(injectedError(verb, resource, "Unauthorized", 401))
-    const defect = windowsOf("defects", inc.slot)[0]
-    if (defect !== undefined && inc.random() * 100 < defect.percent) {
-      count("defects")
-      if (!defect.interrupt) return Effect.die(new InjectedDefect())
-      inc.injectedInterrupts++
-      return Effect.interrupt
+    const createsLock = verb === "create" && resource === "configmaps"
+    const injected = injectInto(scenario, resolved, inc.slot, clock.now, createsLock, inc.random, count)
+    switch (injected?._tag) {
+      case undefined:
+        return undefined
+      case "Defect":
+        return Effect.die(new InjectedDefect())
+      case "Interrupt":
+        inc.injectedInterrupts++
+        return Effect.interrupt
+      case "LateCommit":
+        return Effect.zipRight(
+          Effect.forkDaemon(Effect.zipRight(clock.sleepMillis(injected.delay), Effect.either(proceed))),
+          Effect.fail(injectedError(verb, resource, "Timeout", undefined))
+        )
     }
-    const late = windowsOf("lateCommit", inc.slot)[0]
-    if (verb === "create" && resource === "configmaps" && late !== undefined && inc.random() * 100 < late.percent) {
-      count("lateCommit")
-      return Effect.zipRight(
-        Effect.forkDaemon(Effect.zipRight(clock.sleepMillis(late.delay), Effect.either(proceed))),
-        Effect.fail(injectedError(verb, resource, "Timeout", undefined))
-      )
-    }
-    return undefined
   }
 
   const watchThrough = <A>(inc: Incarnation, resource: string, watch: Stream.Stream<A, K8sError>) =>
@@ -224,7 +160,7 @@ export const simulateLeaderForLife = (scenario: LflScenario): LflOutcome => {
       if (inc.crashed) return Stream.never
       inc.requests.push(clock.now)
       if (inc.unauthorized) return Stream.fail(injectedError("watch", resource, "Unauthorized", 401))
-      if (windowsOf("watchFlap", inc.slot).length > 0) {
+      if (activeWindows(scenario, resolved, "watchFlap", inc.slot, clock.now).length > 0) {
         count("watchFlap")
         return Stream.fail(injectedError("watch", resource, "ServerError", 429))
       }
@@ -243,7 +179,7 @@ export const simulateLeaderForLife = (scenario: LflScenario): LflOutcome => {
       unauthorized: false,
       injectedInterrupts: 0,
       requests: [],
-      random: prng((scenario.seed ^ Math.imul(id + 1, 0x9e3779b1)) >>> 0),
+      random: incarnationRandom(scenario.seed, id),
       fiber: undefined
     }
     incarnations.push(inc)
@@ -308,7 +244,7 @@ export const simulateLeaderForLife = (scenario: LflScenario): LflOutcome => {
             runFork(
               runtime,
               scheduler,
-              Effect.zipRight(clock.sleepMillis(1_000), Effect.sync(() => start(slot, inc.pod)))
+              Effect.zipRight(clock.sleepMillis(restartDelay), Effect.sync(() => start(slot, inc.pod)))
             )
           })
         )
@@ -386,10 +322,7 @@ export const simulateLeaderForLife = (scenario: LflScenario): LflOutcome => {
       case "deleteLock": {
         // Leader for life cannot stop a leader that cannot see its lock (docs/leader-for-life.md): no deletion by
         // hand while a watch is failing.
-        const flapping = scenario.actions.some((a) =>
-          a.kind === "watchFlap" && a.at <= clock.now && clock.now < a.at + a.duration + backoffCap
-        )
-        if (flapping) return void count("deleteLockSkipped")
+        if (watchesMayFail(scenario, clock.now)) return void count("deleteLockSkipped")
         return void runFork(
           runtime,
           scheduler,
@@ -398,7 +331,7 @@ export const simulateLeaderForLife = (scenario: LflScenario): LflOutcome => {
             count("deleteLock")
             foreignAt.push(clock.now)
             if (!action.recreate) return
-            const owner = yield* bystander(2_000)
+            const owner = yield* bystander(recreatedOwnerLifetime)
             yield* configMaps.create({ metadata: { name: lockName, namespace, ownerReferences: [owner] } })
           }).pipe(Effect.ignore)
         )
@@ -418,34 +351,23 @@ export const simulateLeaderForLife = (scenario: LflScenario): LflOutcome => {
     runFork(runtime, scheduler, Fiber.interrupt(inc.fiber!))
     scheduler.flush()
     runFork(runtime, scheduler, Effect.ignore(pods.delete(inc.pod, namespace)))
-    // A standby that has waited without errors for longer than the longest backoff takes over on the watch event.
     const standby = running.some((other) => other !== undefined)
-    const quiet = lastInjectedAt < clock.now - backoffCap &&
-      errorWindows.every((windows) => windows.every((w) => w.to <= clock.now - backoffCap || w.from > clock.now)) &&
-      scenario.actions.every((a) =>
-        a.kind === "start" || a.kind === "deletePod" || endOf(a) <= clock.now - backoffCap || a.at > clock.now
-      )
-    if (wasLeading && standby && quiet) takeoversDue.push(clock.now)
+    if (handoverDue(scenario, errorWindows, lastInjectedAt, clock.now, wasLeading, standby)) {
+      takeoversDue.push(clock.now)
+    }
   }
 
-  const timeline: Array<LflAction> = [
-    { kind: "start" as const, at: 0, slot: 0 },
-    ...scenario.actions
-  ].sort((a, b) => a.at - b.at)
+  const schedule = lflSchedule(scenario)
 
   let next = 0
   scheduler.flush()
   while (true) {
-    const action = timeline[next]
+    const action = schedule[next]
     const timer = clock.next()
     if (action !== undefined && action.at <= timer) {
       clock.now = Math.max(clock.now, action.at)
       next++
-      const target = "slot" in action ? action.slot : 0
-      const slot = target === lflLeaderSlot
-        ? (intervals.find((interval) => interval.end === undefined)?.slot ?? 0)
-        : target % scenario.slots
-      perform(action, slot)
+      perform(action, lflTargetSlot(scenario, intervals, action))
     } else if (timer <= endOfRun) {
       clock.wakeNext()
     } else {
@@ -455,37 +377,31 @@ export const simulateLeaderForLife = (scenario: LflScenario): LflOutcome => {
   }
   clock.now = endOfRun
 
-  const pieces = intervals.flatMap((interval) => activePieces(interval, endOfRun, []))
-  violations.push(...overlaps(pieces))
-
-  for (const at of takeoversDue) {
-    instantTakeovers++
-    if (!intervals.some((interval) => interval.start.t === at)) {
-      violations.push(`the leader's Pod was deleted at ${at}ms and no standby led at that instant`)
-    }
-  }
-  if (running.some((inc) => inc !== undefined) && recovery(pieces, quietFrom, endOfRun) === undefined) {
-    violations.push(`nobody leads at the end of the run (${endOfRun}ms) though a candidate runs`)
-  }
-  violations.push(...termViolations(intervals))
-  const rates = checkRates(
-    lflRateLimits,
-    incarnations.map((inc) => ({ name: inc.pod, requests: inc.requests })),
+  const checked = checkLflRun({
+    scenario,
+    intervals,
+    incarnations,
+    takeoversDue,
     foreignAt,
-    scenario.lanes
-  )
-  violations.push(...rates.violations)
+    quietFrom,
+    endOfRun,
+    running: running.some((inc) => inc !== undefined)
+  })
+  violations.push(...checked.violations)
 
   // No lock left behind: every process still running stops gracefully; the lock must then be gone, or owned by a
   // Pod none of them runs in.
   const stopping = running.filter((inc): inc is Incarnation => inc !== undefined)
   stopGracefully(runtime, scheduler, clock, stopping.map((inc) => inc.fiber!), endOfRun + 1_000)
   const left = runNow(runtime, scheduler, Effect.option(configMaps.get(lockName, namespace)))
-  const owner = Option.getOrUndefined(left)?.metadata.ownerReferences?.[0]?.name
-  // A process whose credentials were rotated away cannot release: its lock goes with its Pod, as documented.
-  if (owner !== undefined && stopping.some((inc) => inc.pod === owner && !inc.unauthorized)) {
-    violations.push(`the lock is still owned by ${owner} after its process stopped gracefully`)
-  }
+  violations.push(...lflLeftBehind(stopping, Option.getOrUndefined(left)?.metadata.ownerReferences?.[0]?.name))
 
-  return { violations, intervals, instantTakeovers, faultsByClass, peakRequests: rates.peaks, exits }
+  return {
+    violations,
+    intervals,
+    instantTakeovers: takeoversDue.length,
+    faultsByClass,
+    peakRequests: checked.peaks,
+    exits
+  }
 }

@@ -1,5 +1,7 @@
 /**
- * A deterministic discrete-event simulator for the safety suite (docs/safety.md).
+ * A deterministic discrete-event simulator for the safety suite (docs/safety.md), on Effect 3. Its Effect-free core
+ * (the reference timeline, drift arithmetic, windows, the PRNG) is `timeline.ts`, shared with the Effect 4 edition's
+ * simulator (`effect4/test/safety/sim.ts`).
  *
  * - `SimScheduler`: every fiber runs on this scheduler, which only queues tasks; `flush` runs them until every fiber
  *   is suspended, so the driver knows exactly when the system is quiescent (no `setTimeout`, no microtasks).
@@ -11,6 +13,7 @@
 import { Cause, Clock, Duration, Effect, Exit, Fiber, FiberRef, Option, type Runtime, type Scheduler } from "effect"
 import type { RuntimeFiber } from "effect/Fiber"
 import * as EffectRuntime from "effect/Runtime"
+import { Drift, InjectedDefect, type InjectedInto, Timeline } from "./timeline.js"
 
 export class SimScheduler implements Scheduler.Scheduler {
   private tasks: Array<Scheduler.Task> = []
@@ -35,21 +38,9 @@ export class SimScheduler implements Scheduler.Scheduler {
   }
 }
 
-interface Sleeper {
-  readonly at: number
-  readonly seq: number
-  readonly wake: () => void
-  cancelled: boolean
-}
-
-const before = (a: Sleeper, b: Sleeper) => a.at < b.at || (a.at === b.at && a.seq < b.seq)
-
-/** The reference clock: a binary heap of sleepers ordered by (instant, registration). */
-export class SimClock implements Clock.Clock {
+/** The reference clock: Effect's `Clock` on the simulator's timeline. */
+export class SimClock extends Timeline implements Clock.Clock {
   readonly [Clock.ClockTypeId]: Clock.ClockTypeId = Clock.ClockTypeId
-  now = 0
-  private seq = 0
-  private heap: Array<Sleeper> = []
 
   unsafeCurrentTimeMillis(): number {
     return this.now
@@ -71,116 +62,27 @@ export class SimClock implements Clock.Clock {
     return Effect.suspend(() => {
       if (at <= this.now) return Effect.void
       return Effect.async<void>((resume) => {
-        const sleeper: Sleeper = { at, seq: this.seq++, wake: () => resume(Effect.void), cancelled: false }
-        this.push(sleeper)
-        return Effect.sync(() => {
-          sleeper.cancelled = true
-        })
+        const cancel = this.schedule(at, () => resume(Effect.void))
+        return Effect.sync(cancel)
       })
     })
   }
-  /** The instant of the next live sleeper, or Infinity. */
-  next(): number {
-    while (this.heap.length > 0 && this.heap[0]!.cancelled) this.pop()
-    return this.heap.length > 0 ? this.heap[0]!.at : Number.POSITIVE_INFINITY
-  }
-  /** Moves the clock to the next sleeper's instant and wakes it. */
-  wakeNext(): void {
-    this.next()
-    const sleeper = this.pop()
-    if (sleeper === undefined) return
-    this.now = sleeper.at
-    sleeper.wake()
-  }
-
-  private push(sleeper: Sleeper) {
-    const heap = this.heap
-    heap.push(sleeper)
-    let i = heap.length - 1
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      if (!before(heap[i]!, heap[parent]!)) break
-      ;[heap[i], heap[parent]] = [heap[parent]!, heap[i]!]
-      i = parent
-    }
-  }
-  private pop(): Sleeper | undefined {
-    const heap = this.heap
-    if (heap.length === 0) return undefined
-    const top = heap[0]!
-    const last = heap.pop()!
-    if (heap.length > 0) {
-      heap[0] = last
-      let i = 0
-      while (true) {
-        const l = 2 * i + 1
-        const r = l + 1
-        let m = i
-        if (l < heap.length && before(heap[l]!, heap[m]!)) m = l
-        if (r < heap.length && before(heap[r]!, heap[m]!)) m = r
-        if (m === i) break
-        ;[heap[i], heap[m]] = [heap[m]!, heap[i]!]
-        i = m
-      }
-    }
-    return top
-  }
-}
-
-/** ceil(a / b) for non-negative integers, exactly. */
-export const ceilDiv = (a: number, b: number) => Math.floor((a + b - 1) / b)
-
-/** Half-open reference-time windows [from, to). */
-export interface Window {
-  readonly from: number
-  readonly to: number
-}
-
-/** Merges overlapping or touching windows. */
-export const merge = (windows: ReadonlyArray<Window>): Array<Window> => {
-  const sorted = [...windows].filter((w) => w.to > w.from).sort((a, b) => a.from - b.from)
-  const merged: Array<Window> = []
-  for (const w of sorted) {
-    const last = merged.at(-1)
-    if (last !== undefined && w.from <= last.to) {
-      merged[merged.length - 1] = { from: last.from, to: Math.max(last.to, w.to) }
-    } else merged.push(w)
-  }
-  return merged
-}
-
-/** The end of the merged window containing `t`, or `t` when none does. */
-export const blockedUntil = (merged: ReadonlyArray<Window>, t: number): number => {
-  for (const w of merged) if (w.from <= t && t < w.to) return w.to
-  return t
 }
 
 /**
- * A candidate's own clock: local time = offset + floor(ref x permille / 1000). A sleep of x local milliseconds waits
- * ceil(x x 1000 / permille) reference milliseconds, so it never ends early on the local clock; a timer due while the
- * candidate is paused fires when the pause ends.
+ * A candidate's own clock (see `Drift`): local time = offset + floor(ref x permille / 1000); its sleeps wait on the
+ * reference clock, and a timer due while the candidate is paused fires when the pause ends.
  */
-export class DriftClock implements Clock.Clock {
+export class DriftClock extends Drift<SimClock> implements Clock.Clock {
   readonly [Clock.ClockTypeId]: Clock.ClockTypeId = Clock.ClockTypeId
-  constructor(
-    readonly ref: SimClock,
-    readonly permille: number,
-    readonly offset: number,
-    /** The candidate's pauses so far (merged), read at every timer. */
-    readonly pauses: () => ReadonlyArray<Window>
-  ) {}
   unsafeCurrentTimeMillis(): number {
-    return this.offset + Math.floor((this.ref.now * this.permille) / 1000)
+    return this.localMillis()
   }
   unsafeCurrentTimeNanos(): bigint {
     return BigInt(this.unsafeCurrentTimeMillis()) * 1_000_000n
   }
   readonly currentTimeMillis: Effect.Effect<number> = Effect.sync(() => this.unsafeCurrentTimeMillis())
   readonly currentTimeNanos: Effect.Effect<bigint> = Effect.sync(() => this.unsafeCurrentTimeNanos())
-  /** Reference milliseconds for `millis` local ones. */
-  refMillis(millis: number): number {
-    return ceilDiv(Math.ceil(millis) * 1000, this.permille)
-  }
   sleep(duration: Duration.DurationInput): Effect.Effect<void> {
     const millis = Duration.toMillis(Duration.decode(duration))
     const wait = millis === Number.POSITIVE_INFINITY
@@ -189,7 +91,7 @@ export class DriftClock implements Clock.Clock {
     return Effect.zipRight(wait, this.holdWhilePaused)
   }
   readonly holdWhilePaused: Effect.Effect<void> = Effect.suspend(() => {
-    const until = blockedUntil(this.pauses(), this.ref.now)
+    const until = this.pausedUntil()
     return until > this.ref.now ? Effect.zipRight(this.ref.sleepUntil(until), this.holdWhilePaused) : Effect.void
   })
 }
@@ -214,58 +116,11 @@ export const runFork = <A, E, R>(
   effect: Effect.Effect<A, E, R>
 ) => EffectRuntime.runFork(runtime)(effect, { scheduler })
 
-/** A small deterministic PRNG (mulberry32) for fault decisions. */
-export const prng = (seed: number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-/** A defect a fault injects into a resource service: a process that dies of it exits, as a real one would. */
-export class InjectedDefect extends Error {
-  constructor() {
-    super("injected defect in a resource service")
-  }
-}
-
-/** Faults of one process that both safety models inject (docs/safety.md). */
-export type ProcessFault =
-  /** The slot's requests die (a bug in a wrapped service), or are interrupted from inside. */
-  | {
-    readonly kind: "defects"
-    readonly at: number
-    readonly slot: number
-    readonly duration: number
-    readonly percent: number
-    readonly interrupt: boolean
-  }
-  /** Every watch the slot opens fails right after it connects (a 429 from API Priority and Fairness). */
-  | { readonly kind: "watchFlap"; readonly at: number; readonly slot: number; readonly duration: number }
-  /** The slot's writes (creates, for leader for life) time out on the client; the server commits them later. */
-  | {
-    readonly kind: "lateCommit"
-    readonly at: number
-    readonly slot: number
-    readonly duration: number
-    readonly percent: number
-    readonly delay: number
-  }
-  /** The slot's credentials are rotated under the running process, which cannot follow: 401 from then on. */
-  | { readonly kind: "rotateCredentials"; readonly at: number; readonly slot: number }
-
 /**
  * Whether a process ended the way a real one would on what was injected into it: a defect or an interruption from a
  * service, or a 401 after its credentials were rotated. Anything else is a finding.
  */
-export const endedOnInjected = (
-  cause: Cause.Cause<unknown>,
-  process: { readonly injectedInterrupts: number; readonly unauthorized: boolean }
-): boolean =>
+export const endedOnInjected = (cause: Cause.Cause<unknown>, process: InjectedInto): boolean =>
   Option.exists(Cause.dieOption(cause), (defect) => defect instanceof InjectedDefect) ||
   (process.injectedInterrupts > 0 && Cause.isInterruptedOnly(cause)) ||
   (process.unauthorized &&
