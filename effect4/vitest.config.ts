@@ -21,6 +21,10 @@ export default defineConfig({
       {
         test: {
           name: "integration",
+          // As in the root config: K8S_CLIENT_NODE=2 runs the suite against client-node 2.x.
+          alias: process.env["K8S_CLIENT_NODE"] === "2"
+            ? { "@kubernetes/client-node": "kubernetes-client-node-2" }
+            : {},
           include: ["test/integration/**/*.test.ts"],
           globalSetup: ["../test/integration/globalSetup.ts"],
           pool: "forks",

@@ -14,7 +14,6 @@
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Deferred, Duration, Effect, Layer, Logger, LogLevel, Option, Stream } from "effect"
-import { parseArgs } from "node:util"
 import {
   ConfigMaps,
   ContextInfo,
@@ -26,22 +25,11 @@ import {
   Leases,
   Pods
 } from "../src/index.js"
+import { type CandidateFlags, parseCandidateFlags } from "./candidateFlags.js"
 import { eventEmitter } from "./events.js"
 
-/** Go-style durations, as client-go's flags take them: "15s", "500ms", "1m". */
-const duration = (text: string): Duration.Duration => {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text)
-  if (match === null) throw new Error(`not a duration: "${text}" (e.g. 15s, 500ms, 1m)`)
-  const value = Number(match[1])
-  return match[2] === "ms"
-    ? Duration.millis(value)
-    : match[2] === "s"
-    ? Duration.seconds(value)
-    : Duration.minutes(value)
-}
-
 const lockLayer = (
-  kind: string,
+  kind: CandidateFlags["lock"],
   name: string,
   leaseOptions: LeaseLockOptions
 ): Layer.Layer<LeaderElection, LeaderElectionConfigError, ContextInfo | Pods | ConfigMaps | LeaderLocks | Leases> => {
@@ -52,40 +40,21 @@ const lockLayer = (
       return LeaderElection.customLeaderLock(name)
     case "lease":
       return LeaderElection.leaseLock(name, leaseOptions)
-    default:
-      throw new Error(`--lock must be configmap, leaderlock or lease, not "${kind}"`)
   }
 }
 
-const { values: flags } = parseArgs({
-  options: {
-    kubeconfig: { type: "string" },
-    namespace: { type: "string", default: "default" },
-    lock: { type: "string", default: "lease" },
-    name: { type: "string" },
-    identity: { type: "string" },
-    "lease-duration": { type: "string", default: "15s" },
-    "renew-deadline": { type: "string", default: "10s" },
-    "retry-period": { type: "string", default: "2s" },
-    repeat: { type: "boolean", default: false },
-    "step-down-on-usr2": { type: "boolean", default: false },
-    verbose: { type: "boolean", default: false }
-  }
-})
-
-const identity = flags.identity ?? `${process.pid}`
-const name = flags.name
-if (name === undefined) throw new Error("--name is required")
+const flags = parseCandidateFlags()
+const identity = flags.identity
 
 const emit = eventEmitter(identity)
 
 const client = flags.kubeconfig === undefined ? K8sClient.layer : K8sClient.fromFile(flags.kubeconfig)
 const resources = Layer.mergeAll(Pods.live, ConfigMaps.live, Leases.live, LeaderLocks.live).pipe(Layer.provide(client))
 const context = ContextInfo.test({ namespace: flags.namespace, podName: identity })
-const lock = lockLayer(flags.lock, name, {
-  leaseDuration: duration(flags["lease-duration"]),
-  renewDeadline: duration(flags["renew-deadline"]),
-  retryPeriod: duration(flags["retry-period"])
+const lock = lockLayer(flags.lock, flags.name, {
+  leaseDuration: Duration.millis(flags.leaseDurationMillis),
+  renewDeadline: Duration.millis(flags.renewDeadlineMillis),
+  retryPeriod: Duration.millis(flags.retryPeriodMillis)
 })
 
 const lead = LeaderElection.runAsLeader(
@@ -121,7 +90,7 @@ const program = Effect.gen(function*() {
     Effect.forkScoped
   )
   yield* emit("ready")
-  yield* flags["step-down-on-usr2"]
+  yield* flags.stepDownOnUsr2
     ? leadUntilUsr2
     : flags.repeat
     ? lead.pipe(Effect.repeat({ while: Option.isNone }))

@@ -1,12 +1,13 @@
 /**
- * Candidate processes, ours (testkit/candidate.ts, built on dist/ by testkit/buildCandidate.ts) and client-go's
- * (tools/candidate), with their JSON event lines: what the integration suites and the bench start.
+ * Candidate processes, ours (testkit/candidate.ts on Effect 3 and effect4/testkit/candidate.ts on Effect 4, built on
+ * dist/ by testkit/buildCandidate.ts) and client-go's (tools/candidate), with their JSON event lines: what the
+ * integration suites and the bench start.
  */
-import { type ChildProcess, spawn } from "node:child_process"
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import * as path from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
-import { builtCandidate } from "./buildCandidate.js"
+import { builtCandidate, builtCandidateEffect4 } from "./buildCandidate.js"
 import { ensureBinaries } from "./controlPlane.js"
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
@@ -33,6 +34,12 @@ export interface Candidate {
 
 export interface CandidateOptions {
   readonly impl: "ours" | "client-go"
+  /**
+   * Ours: the edition of Effect, 3 (testkit/candidate.ts, on the Node that runs the tests) or 4
+   * (effect4/testkit/candidate.ts, on Node 24). Default: `CANDIDATE_EDITION` of the environment, else 3, so that a
+   * suite runs against either edition unchanged.
+   */
+  readonly edition?: Edition
   readonly kubeconfig: string
   readonly name: string
   readonly identity: string
@@ -48,6 +55,20 @@ export interface CandidateOptions {
   /** Ours: node's own options (e.g. `--cpu-prof` to profile it). */
   readonly nodeArgs?: ReadonlyArray<string>
 }
+
+export type Edition = 3 | 4
+
+/** The edition of our candidates when a suite does not choose one: `CANDIDATE_EDITION` (3 or 4), else 3. */
+export const defaultEdition: Edition = (() => {
+  const value = process.env["CANDIDATE_EDITION"] ?? "3"
+  if (value !== "3" && value !== "4") throw new Error(`CANDIDATE_EDITION must be 3 or 4, not "${value}"`)
+  return value === "4" ? 4 : 3
+})()
+
+let node24: string | undefined
+/** Node 24 (scripts/node24.sh installs it from the npm registry, cached): the Effect 4 edition's runtime here. */
+export const node24Path = (): string =>
+  node24 ??= execFileSync(path.join(repoRoot, "scripts/node24.sh"), { encoding: "utf8" }).trim()
 
 /** The fast profile the suites use so that expiries take seconds: 2 s / 1.5 s / 0.5 s. */
 export const fast = { leaseDuration: "2s", renewDeadline: "1500ms", retryPeriod: "500ms" } as const
@@ -76,11 +97,12 @@ export const spawnCandidate = async (options: CandidateOptions): Promise<Candida
     options.identity,
     ...durations
   ]
+  const edition = options.edition ?? defaultEdition
   const child = options.impl === "ours"
-    ? spawn(process.execPath, [
+    ? spawn(edition === 4 ? node24Path() : process.execPath, [
       ...(options.nodeArgs ?? []),
       // What users run: the built library on plain node (built by globalSetup.ts, see testkit/buildCandidate.ts).
-      builtCandidate,
+      edition === 4 ? builtCandidateEffect4 : builtCandidate,
       ...common,
       "--name",
       options.name,
