@@ -5,7 +5,7 @@ import * as path from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { type Candidate, type CandidateEvent, spawnCandidate } from "../testkit/candidates.js"
-import { type Impl, type Profile, sleep } from "./settings.js"
+import { editionOf, type Impl, type Profile, sleep } from "./settings.js"
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 
@@ -56,6 +56,13 @@ const ownStats = (pid: number): ProcStats | undefined => {
   }
 }
 
+/**
+ * How to start `impl`: client-go's candidate, or ours in the edition named, always explicit (else `spawnCandidate`
+ * would follow `CANDIDATE_EDITION` of the environment).
+ */
+export const spawnOptions = (impl: Impl) =>
+  impl === "client-go" ? { impl } as const : { impl: "ours", edition: editionOf(impl) } as const
+
 /** A candidate of `impl` on `lease` with the Lease timings of `profile`. */
 export const candidate = (
   kubeconfig: string,
@@ -66,7 +73,7 @@ export const candidate = (
   nodeArgs?: ReadonlyArray<string>
 ) =>
   spawnCandidate({
-    impl,
+    ...spawnOptions(impl),
     kubeconfig,
     name: lease,
     identity,

@@ -1,10 +1,11 @@
 /**
- * `npm run bench`: ours against client-go's leader election, side by side, on a local control plane that this
- * script starts and stops (testkit/controlPlane.ts). See docs/benchmarks.md for the method and the latest table.
+ * `npm run bench`: ours in both editions (Effect 3: "ours", Effect 4: "ours4") against client-go's leader election,
+ * side by side, on a local control plane that this script starts and stops (testkit/controlPlane.ts). See
+ * docs/benchmarks.md for the method and the latest table.
  *
  *   tsx bench/run.ts [--trials 20] [--steady 120] [--profile default|fast|both]
  *                    [--only graceful,warm,crash,lfl,load,scale,cost,events,memory] [--quick] [--scale 50] [--parallel 1]
- *                    [--lfl-trials 5] [--no-docs] [--keep]
+ *                    [--impls ours,ours4,client-go] [--serial] [--lfl-trials 5] [--no-docs] [--keep]
  *   tsx bench/run.ts --render bench/results/latest.json   # the table and docs/benchmarks.md from a results file
  *   tsx bench/run.ts --render A.json --merge B.json        # ... with B's phases replacing A's (writes latest.json)
  *
@@ -16,6 +17,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { buildCandidate } from "../testkit/buildCandidate.js"
+import { node24Path } from "../testkit/candidates.js"
 import { ensureBinaries, startControlPlane } from "../testkit/controlPlane.js"
 import { apiServer } from "./apiServer.js"
 import type { Bench } from "./context.js"
@@ -23,13 +25,13 @@ import { measureEvents } from "./phases/events.js"
 import { type FloorResult, measureFloor } from "./phases/floor.js"
 import { handover, warmHandover } from "./phases/handover.js"
 import { type LflResult, measureLfl } from "./phases/lfl.js"
-import { type Baseline, type LoadResult, measureBaseline, measureLoad } from "./phases/load.js"
-import { measureMemory } from "./phases/memory.js"
-import { measureScale, type ScaleResult } from "./phases/scale.js"
+import { type Baseline, measureBaseline, measureLoad } from "./phases/load.js"
+import { measureMemory, type MemoryResult } from "./phases/memory.js"
+import { measureScale } from "./phases/scale.js"
 import { machine, renderDocs, writeDocs } from "./report/docs.js"
 import { buildTable, type ProfileResults, renderTable, type Row } from "./report/table.js"
 import { evaluateTargets, type Target } from "./report/targets.js"
-import { type Impl, impls, log, type Phase, profiles, settingsFrom } from "./settings.js"
+import { eachImpl, isOurs, log, type Phase, profiles, settingsFrom } from "./settings.js"
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const resultsDir = path.join(repoRoot, "bench/results")
@@ -44,6 +46,8 @@ const { values: flags } = parseArgs({
     scale: { type: "string" },
     parallel: { type: "string" },
     "lfl-trials": { type: "string" },
+    impls: { type: "string" },
+    serial: { type: "boolean", default: false },
     "no-docs": { type: "boolean", default: false },
     render: { type: "string" },
     merge: { type: "string" },
@@ -124,7 +128,9 @@ const run = async () => {
   const started = Date.now()
   log(`settings: ${JSON.stringify(settings)}`)
   await ensureBinaries({ log })
-  // Ours runs as users run it: the built library (dist/) on plain node.
+  // The Effect 4 edition runs on Node 24 (installed on first use): before anything is measured.
+  const node24 = settings.impls.includes("ours4") ? node24Path() : undefined
+  // Ours runs as users run it: the built library (dist/, dist/effect4/) on plain node.
   await buildCandidate()
   const loadBefore = os.loadavg()
   const cp = await startControlPlane({ log: (line) => log(`control plane: ${line}`) })
@@ -132,8 +138,11 @@ const run = async () => {
   const results: Record<string, ProfileResults> = {}
   let lfl: LflResult | undefined
   let floor: FloorResult | undefined
-  const memory = selected("memory") ? measureMemory() : undefined
+  const editions = settings.impls.filter(isOurs)
+  let memory: MemoryResult | undefined
   try {
+    // Inside the try: the control plane is stopped if it fails.
+    if (selected("memory") && editions.length > 0) memory = measureMemory(editions)
     log("floor: a bare kept-alive client's Lease PUTs and their watch events")
     floor = await measureFloor(cp.adminKubeconfig)
     const needsBaseline = selected("load") || selected("scale") || selected("cost")
@@ -148,7 +157,7 @@ const run = async () => {
         log(`graceful handover, ${name}`)
         r.graceful = await handover(bench, "graceful", profile)
       }
-      if (selected("warm")) {
+      if (selected("warm") && editions.length > 0) {
         log(`warm handover, ${name}`)
         r.warm = await warmHandover(bench, profile)
       }
@@ -156,24 +165,25 @@ const run = async () => {
         log(`crash failover, ${name}`)
         r.crash = await handover(bench, "crash", profile)
       }
+      // One implementation at a time: the API server's counters are global.
+      const oneAtATime = { ...settings, serial: true }
       if (selected("load") || selected("cost") || selected("scale")) {
-        const load: Partial<Record<Impl, LoadResult>> = {}
-        for (const impl of impls) load[impl] = await measureLoad(bench, impl, profile, baseline)
-        r.load = load as Record<Impl, LoadResult>
+        r.load = await eachImpl(oneAtATime, settings.impls, (impl) => measureLoad(bench, impl, profile, baseline))
       }
-      if (selected("events")) {
+      if (selected("events") && editions.length > 0) {
         log(`per-event CPU of a follower, ${name}`)
         r.events = await measureEvents(bench, profile)
       }
       if (selected("scale")) {
-        const scale: Partial<Record<Impl, ScaleResult>> = {}
-        for (const impl of impls) scale[impl] = await measureScale(bench, impl, profile, baseline)
-        r.scale = scale as Record<Impl, ScaleResult>
+        r.scale = await eachImpl(oneAtATime, settings.impls, (impl) => measureScale(bench, impl, profile, baseline))
       }
     }
-    if (selected("lfl")) {
+    // Leader for life: the Effect 3 edition (its schedule-only twin is bench/lflCandidate.ts, on Effect 3).
+    if (selected("lfl") && settings.impls.includes("ours")) {
       log("leader for life")
       lfl = await measureLfl(bench)
+    } else if (selected("lfl")) {
+      log("leader for life: skipped, it measures the Effect 3 edition (ours), which --impls leaves out")
     }
   } finally {
     await cp.stop({ clean: true })
@@ -184,7 +194,7 @@ const run = async () => {
     mode: settings.quick ? "quick" : "full",
     finishedAt: new Date().toISOString(),
     durationSeconds,
-    machine: { ...machine(), loadAverageAtStart: loadBefore },
+    machine: { ...machine(node24), loadAverageAtStart: loadBefore },
     concurrentWork: loadBefore[0]! > 0.5,
     settings,
     results,

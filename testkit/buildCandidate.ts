@@ -42,7 +42,9 @@ const bundle = (entry: string, outfile: string, library: RegExp, builtLibrary: s
 export const buildCandidate = async (): Promise<string> => {
   execFileSync("npm", ["run", "--silent", "build"], { cwd: root, stdio: "inherit" })
   // Not part of `npm run build`, so that `npm pack` after a build never sees it.
-  fs.symlinkSync("../../effect4/node_modules", path.join(root, "dist/effect4/node_modules"))
+  const link = path.join(root, "dist/effect4/node_modules")
+  fs.rmSync(link, { force: true })
+  fs.symlinkSync("../../effect4/node_modules", link)
   await bundle("testkit/candidate.ts", builtCandidate, /(^|\/)src\/index\.js$/, "../dist/index.js")
   await bundle(
     "effect4/testkit/candidate.ts",

@@ -3,15 +3,16 @@
  * retryPeriod (as a leader does), then every `burstIntervalMs`; the follower's extra CPU in the second window over its
  * extra events is the marginal cost of one renew event (for ours: reading and decoding it, the observer, and whatever
  * it wakes). Idle costs (timers, GC of start-up garbage, the credential refresh) cancel out. The floor is the same
- * measure of a bare Node client that watches the Lease and parses each event (bench/bareWatcher.mjs).
+ * measure of a bare Node client that watches the Lease and parses each event (bench/bareWatcher.mjs), on the Node of
+ * each edition of the run: the bench's for Effect 3, Node 24 for Effect 4.
  */
 import { spawn } from "node:child_process"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import type { Candidate } from "../../testkit/candidates.js"
+import { type Candidate, node24Path } from "../../testkit/candidates.js"
 import type { Bench } from "../context.js"
 import { candidate, procStats, sees } from "../processes.js"
-import { log, type Profile, sleep, uid } from "../settings.js"
+import { editionOf, isOurs, log, type Ours, type Profile, sleep, uid } from "../settings.js"
 
 const bareWatcher = path.join(path.dirname(fileURLToPath(import.meta.url)), "../bareWatcher.mjs")
 
@@ -25,11 +26,18 @@ export interface FollowerEvents {
   /** (burst CPU - idle CPU) / (burst events - idle events), in ms. */
   readonly msPerEvent: number | undefined
 }
+/** Ours by edition (each measured only if the run has it), and the bare client on each edition's Node. */
 export interface EventsResult {
   readonly windowSeconds: number
   readonly burstIntervalMs: number
-  readonly ours: FollowerEvents
-  readonly bare: FollowerEvents
+  /** Effect 3, on the bench's Node. */
+  readonly ours?: FollowerEvents
+  /** Effect 4, on Node 24. */
+  readonly ours4?: FollowerEvents
+  /** The bare client on the bench's Node: Effect 3's floor. */
+  readonly bare?: FollowerEvents
+  /** The bare client on Node 24: Effect 4's floor. */
+  readonly bareNode24?: FollowerEvents
 }
 
 const microTime = () => new Date().toISOString().replace(/Z$/, "000Z")
@@ -117,33 +125,52 @@ export const measureEvents = async (
 ): Promise<EventsResult> => {
   const windowSeconds = options.windowSeconds ?? 30
   const burstIntervalMs = options.burstIntervalMs ?? 40
-  let ours: Candidate | undefined
-  const oursResult = await measureFollower(bench, profile, windowSeconds, burstIntervalMs, "ours", async (name) => {
-    ours = await candidate(bench.cp.adminKubeconfig, "ours", profile, name, "events-follower", options.nodeArgs)
-    return { pid: ours.process.pid, ready: ours.waitFor(sees(holder), 60_000) }
-  }, async () => {
-    if (ours === undefined) return
-    const led = ours.events.some((e) => e.event === "started_leading")
-    ours.process.kill("SIGTERM")
-    await ours.exited
-    if (led) throw new Error("the follower of the events phase led: the Lease expired under it")
-  })
-  let bare: ReturnType<typeof spawn> | undefined
-  const bareResult = await measureFollower(bench, profile, windowSeconds, burstIntervalMs, "bare", async (name) => {
-    const child = spawn(process.execPath, [bareWatcher, bench.cp.server, bench.cp.tokens["admin"]!, "default", name], {
-      stdio: ["ignore", "pipe", "inherit"]
+  const oursFollower = (impl: Ours) => {
+    let follower: Candidate | undefined
+    return measureFollower(bench, profile, windowSeconds, burstIntervalMs, impl, async (name) => {
+      follower = await candidate(
+        bench.cp.adminKubeconfig,
+        impl,
+        profile,
+        name,
+        `${impl}-events-follower`,
+        options.nodeArgs
+      )
+      return { pid: follower.process.pid, ready: follower.waitFor(sees(holder), 60_000) }
+    }, async () => {
+      if (follower === undefined) return
+      const led = follower.events.some((e) => e.event === "started_leading")
+      follower.process.kill("SIGTERM")
+      await follower.exited
+      if (led) throw new Error(`the ${impl} follower of the events phase led: the Lease expired under it`)
     })
-    bare = child
-    const ready = new Promise((resolve, reject) => {
-      child.stdout!.once("data", resolve)
-      child.once("exit", (code) => reject(new Error(`the bare watcher exited (${code})`)))
+  }
+  const bareFollower = (node: string, label: string) => {
+    let bare: ReturnType<typeof spawn> | undefined
+    return measureFollower(bench, profile, windowSeconds, burstIntervalMs, label, async (name) => {
+      const child = spawn(node, [bareWatcher, bench.cp.server, bench.cp.tokens["admin"]!, "default", name], {
+        stdio: ["ignore", "pipe", "inherit"]
+      })
+      bare = child
+      const ready = new Promise((resolve, reject) => {
+        child.stdout!.once("data", resolve)
+        child.once("exit", (code) => reject(new Error(`the bare watcher exited (${code})`)))
+      })
+      return { pid: child.pid, ready }
+    }, async () => {
+      if (bare === undefined || bare.exitCode !== null) return
+      const exited = new Promise((resolve) => bare!.once("exit", resolve))
+      bare.kill("SIGTERM")
+      await exited
     })
-    return { pid: child.pid, ready }
-  }, async () => {
-    if (bare === undefined || bare.exitCode !== null) return
-    const exited = new Promise((resolve) => bare!.once("exit", resolve))
-    bare.kill("SIGTERM")
-    await exited
-  })
-  return { windowSeconds, burstIntervalMs, ours: oursResult, bare: bareResult }
+  }
+  // One follower at a time: each window measures one process's CPU.
+  const result: { -readonly [K in keyof EventsResult]: EventsResult[K] } = { windowSeconds, burstIntervalMs }
+  const editions = bench.settings.impls.filter(isOurs)
+  for (const impl of editions) result[impl] = await oursFollower(impl)
+  for (const impl of editions) {
+    if (editionOf(impl) === 3) result.bare = await bareFollower(process.execPath, "bare")
+    else result.bareNode24 = await bareFollower(node24Path(), "bare-node24")
+  }
+  return result
 }

@@ -1,13 +1,14 @@
 /**
  * Handovers: graceful (SIGTERM, the holder releases), crash (SIGKILL, the follower waits out the lease) and warm
- * (two processes that have both led before hand over on SIGUSR2).
+ * (two processes that have both led before hand over on SIGUSR2), for each implementation of the run (`--impls`):
+ * one chain per implementation, side by side on different Leases (one after another with `--serial`).
  */
 import { type Candidate, kill, monoNow, spawnCandidate } from "../../testkit/candidates.js"
 import { leadershipIntervals, overlaps } from "../../testkit/intervals.js"
 import type { LeaseWatch } from "../apiServer.js"
 import type { Bench } from "../context.js"
-import { candidate, isStarted, sees, stop } from "../processes.js"
-import { type Impl, impls, log, nsToMs, type Profile, sleep, uid, uniform } from "../settings.js"
+import { candidate, isStarted, sees, spawnOptions, stop } from "../processes.js"
+import { eachImpl, type Impl, isOurs, log, nsToMs, type Ours, type Profile, sleep, uid, uniform } from "../settings.js"
 import { type Stats, stats } from "../stats.js"
 
 export interface HandoverTrial {
@@ -119,13 +120,13 @@ export const handover = async (
   bench: Bench,
   kind: "graceful" | "crash",
   profile: Profile
-): Promise<Record<Impl, HandoverResult>> => {
+): Promise<Partial<Record<Impl, HandoverResult>>> => {
   const watcher = bench.server.watchLeases()
   try {
     // Crash trials mostly wait for the lease to expire: --parallel runs several chains side by side.
     const chainCount = kind === "crash" ? bench.settings.parallel : 1
     const perChain = Math.ceil(bench.settings.trials / chainCount)
-    const results = await Promise.all(impls.map(async (impl) => {
+    return await eachImpl(bench.settings, bench.settings.impls, async (impl) => {
       const chains = await Promise.all(
         Array.from(
           { length: bench.settings.parallel },
@@ -146,22 +147,25 @@ export const handover = async (
           excessMs: stats(trials.flatMap((t) => t.excessMs ?? []))
         }
       }
-      return [impl, result] as const
-    }))
-    return Object.fromEntries(results) as Record<Impl, HandoverResult>
+      return result
+    })
   } finally {
     watcher.stop()
   }
 }
 
 /**
- * Warm handovers, ours only: the graceful handover of `handover` is the first acquisition of a new process (its code
- * runs for the first time, not yet compiled). Here two candidates hand over to each other on SIGUSR2 (the leader
- * releases and enters the election again) after a few warm-up rounds, so both run code that has run before.
+ * Warm handovers, ours only (each edition of the run): the graceful handover of `handover` is the first acquisition
+ * of a new process (its code runs for the first time, not yet compiled). Here two candidates hand over to each other
+ * on SIGUSR2 (the leader releases and enters the election again) after a few warm-up rounds, so both run code that
+ * has run before.
  */
-export const warmHandover = async (bench: Bench, profile: Profile): Promise<HandoverResult> => {
+export const warmHandover = (bench: Bench, profile: Profile): Promise<Partial<Record<Ours, HandoverResult>>> =>
+  eachImpl(bench.settings, bench.settings.impls.filter(isOurs), (impl) => warmChain(bench, impl, profile))
+
+const warmChain = async (bench: Bench, impl: Ours, profile: Profile): Promise<HandoverResult> => {
   const watcher = bench.server.watchLeases()
-  const lease = `bench-warm-${profile.name}-${uid()}`
+  const lease = `bench-warm-${impl}-${profile.name}-${uid()}`
   const warmup = 4
   const spawned: Array<Candidate> = []
   const trials: Array<HandoverTrial> = []
@@ -169,7 +173,7 @@ export const warmHandover = async (bench: Bench, profile: Profile): Promise<Hand
   try {
     const start = async (identity: string) => {
       const c = await spawnCandidate({
-        impl: "ours",
+        ...spawnOptions(impl),
         kubeconfig: bench.cp.adminKubeconfig,
         name: lease,
         identity,
@@ -181,9 +185,9 @@ export const warmHandover = async (bench: Bench, profile: Profile): Promise<Hand
       spawned.push(c)
       return c
     }
-    let leader = await start("warm-a")
+    let leader = await start(`${impl}-warm-a`)
     await leader.waitFor(isStarted, 60_000)
-    let follower = await start("warm-b")
+    let follower = await start(`${impl}-warm-b`)
     await follower.waitFor(sees(leader.identity), 60_000)
     for (let round = 0; round < bench.settings.trials + warmup; round++) {
       const delayMs = uniform(500, 500 + 2.2 * profile.retryMs)
@@ -206,13 +210,13 @@ export const warmHandover = async (bench: Bench, profile: Profile): Promise<Hand
           })
         }
         trials.push(trial)
-        log(`warm ours ${profile.name} #${trials.length}: ${trial.fromSignalMs.toFixed(1)} ms from the signal`)
+        log(`warm ${impl} ${profile.name} #${trials.length}: ${trial.fromSignalMs.toFixed(1)} ms from the signal`)
       }
       ;[leader, follower] = [follower, leader]
     }
   } catch (error) {
     errors.push((error as Error).message.split("\n")[0]!)
-    log(`warm ours ${profile.name}: failed: ${errors.at(-1)}`)
+    log(`warm ${impl} ${profile.name}: failed: ${errors.at(-1)}`)
   } finally {
     watcher.stop()
     await Promise.all(spawned.map((c) => stop(c)))

@@ -22,7 +22,7 @@ export interface LflResult {
   }
 }
 
-/** Ours (ConfigMap lock, watch-driven): the holder SIGKILLed and its Pod deleted -> the next holder leads. */
+/** Ours, Effect 3 (ConfigMap lock, watch-driven): the holder SIGKILLed and its Pod deleted -> the next holder leads. */
 const lflWatch = async (bench: Bench) => {
   const lock = `bench-lfl-${uid()}`
   const trials: Array<{ ms: number }> = []
@@ -31,7 +31,9 @@ const lflWatch = async (bench: Bench) => {
   const spawnPod = async (identity: string) => {
     await bench.server.createPod(identity)
     const c = await spawnCandidate({
+      // The Effect 3 edition, whatever CANDIDATE_EDITION says: the schedule-only twin is Effect 3.
       impl: "ours",
+      edition: 3,
       kubeconfig: bench.cp.adminKubeconfig,
       name: lock,
       identity,

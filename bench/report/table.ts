@@ -1,4 +1,8 @@
-/** The results of a run and the table that compares them: ours, client-go, the floor. */
+/**
+ * The results of a run and the table that compares them: ours in both editions (Effect 3 and Effect 4), client-go,
+ * the floor. An implementation the run did not measure (`--impls`, or a results file from before the Effect 4
+ * edition) shows as "not measured" in its column.
+ */
 import type { EventsResult } from "../phases/events.js"
 import type { FloorResult } from "../phases/floor.js"
 import type { HandoverResult } from "../phases/handover.js"
@@ -6,27 +10,52 @@ import type { LflResult } from "../phases/lfl.js"
 import type { LoadResult } from "../phases/load.js"
 import type { ScaleResult } from "../phases/scale.js"
 import { total, verbRate } from "../rates.js"
-import { type Impl, type ProfileName, profiles } from "../settings.js"
+import { type Impl, implLabels, type Ours, oursImpls, type ProfileName, profiles } from "../settings.js"
 
 export interface ProfileResults {
-  graceful?: Record<Impl, HandoverResult>
-  /** Ours only: handovers between two processes that have both led before (SIGUSR2: release, enter again). */
-  warm?: HandoverResult
-  crash?: Record<Impl, HandoverResult>
-  load?: Record<Impl, LoadResult>
-  scale?: Record<Impl, ScaleResult>
-  /** Ours and the bare watcher: CPU per watch event of a follower. */
+  graceful?: Partial<Record<Impl, HandoverResult>>
+  /**
+   * Ours only, by edition: handovers between two processes that have both led before (SIGUSR2: release, enter
+   * again). Results files from before the Effect 4 edition have Effect 3's result itself here: see `warmOf`.
+   */
+  warm?: Partial<Record<Ours, HandoverResult>> | HandoverResult
+  crash?: Partial<Record<Impl, HandoverResult>>
+  load?: Partial<Record<Impl, LoadResult>>
+  scale?: Partial<Record<Impl, ScaleResult>>
+  /** Ours (by edition) and the bare watcher: CPU per watch event of a follower. */
   events?: EventsResult
 }
+
+/** The warm handovers by edition, whichever shape the results file has. */
+export const warmOf = (r: ProfileResults): Partial<Record<Ours, HandoverResult>> | undefined =>
+  r.warm === undefined ? undefined : "trials" in r.warm ? { ours: r.warm as HandoverResult } : r.warm
+
+export const notMeasured = "not measured"
 
 export const fmt = (value: number | undefined, digits = 0) =>
   value === undefined || Number.isNaN(value) ? "-" : value.toFixed(digits)
 export const ratio = (a: number | undefined, b: number | undefined) =>
   a === undefined || b === undefined || a < 0 || b <= 0 ? "-" : `${(a / b).toFixed(2)}x`
 
-export type Row = [string, string, string, string]
+/** metric, Effect 3, Effect 4, client-go or the reference, Effect 3 / reference, Effect 4 / reference. */
+export type Row = [string, string, string, string, string, string]
 
-/** The rows of the table: ours, client-go (or a reference: the floor, the schedule-only run) and their ratio. */
+/** A value per implementation; a key that is absent is an implementation the run did not measure. */
+type Values = Partial<Record<Impl, number | undefined>>
+
+/** `f` of each implementation a phase measured. */
+const over = <A>(measured: Partial<Record<Impl, A>>, f: (result: A, impl: Impl) => number | undefined): Values =>
+  Object.fromEntries(
+    Object.entries(measured).flatMap(([impl, result]) =>
+      result === undefined ? [] : [[impl, f(result as A, impl as Impl)]]
+    )
+  )
+
+const cell = (values: Partial<Record<Impl, unknown>>, impl: Impl, show: (value: any) => string) =>
+  impl in values ? show(values[impl]) : notMeasured
+
+/** The rows of the table: ours in each edition, client-go (or a reference: the floor, the schedule-only run) and
+ * the ratio of each edition to it. */
 export const buildTable = (
   results: Record<string, ProfileResults>,
   lfl: LflResult | undefined,
@@ -34,167 +63,213 @@ export const buildTable = (
   showCost: boolean
 ) => {
   const rows: Array<Row> = []
-  const row = (label: string, ours: number | undefined, go: number | undefined, digits = 0) =>
-    rows.push([label, fmt(ours, digits), fmt(go, digits), ratio(ours, go)])
+  /** Ours against client-go. */
+  const row = (label: string, values: Values, digits = 0) =>
+    rows.push([
+      label,
+      cell(values, "ours", (v) => fmt(v, digits)),
+      cell(values, "ours4", (v) => fmt(v, digits)),
+      cell(values, "client-go", (v) => fmt(v, digits)),
+      ratio(values.ours, values["client-go"]),
+      ratio(values.ours4, values["client-go"])
+    ])
+  /** A reference of the run's own (the floor), not of an implementation. */
+  const reference = (label: string, value: string) => rows.push([label, "-", "-", value, "-", "-"])
   // The floor of this API server in this run: a bare kept-alive client's Lease PUT, and its event on another watch.
   const [floorPut, floorWatch] = [floor?.putMs?.p50, floor?.watchMs?.p50]
   const floorHandover = floorPut !== undefined && floorWatch !== undefined ? floorWatch + floorPut : undefined
   if (floor) {
-    rows.push(["floor: bare kept-alive client, Lease PUT p50 (ms)", fmt(floorPut, 1), "-", "-"])
-    rows.push(["floor: bare kept-alive client, Lease PUT p95 (ms)", fmt(floor.putMs?.p95, 1), "-", "-"])
-    rows.push(["floor: PUT start -> its event on another connection's watch p50 (ms)", fmt(floorWatch, 1), "-", "-"])
-    rows.push(["floor: graceful handover (release, its event, the next PUT) p50 (ms)", fmt(floorHandover, 1), "-", "-"])
+    reference("floor: bare kept-alive client, Lease PUT p50 (ms)", fmt(floorPut, 1))
+    reference("floor: bare kept-alive client, Lease PUT p95 (ms)", fmt(floor.putMs?.p95, 1))
+    reference("floor: PUT start -> its event on another connection's watch p50 (ms)", fmt(floorWatch, 1))
+    reference("floor: graceful handover (release, its event, the next PUT) p50 (ms)", fmt(floorHandover, 1))
   }
-  const vsFloor = (label: string, ours: number | undefined, reference: number | undefined) =>
-    rows.push([label, fmt(ours, 1), fmt(reference, 1), ratio(ours, reference)])
+  /** Ours (the editions measured) against one reference. */
+  const vsReference = (label: string, values: Values, referenceValue: number | undefined, digits = 1) =>
+    rows.push([
+      label,
+      cell(values, "ours", (v) => fmt(v, digits)),
+      cell(values, "ours4", (v) => fmt(v, digits)),
+      fmt(referenceValue, digits),
+      ratio(values.ours, referenceValue),
+      ratio(values.ours4, referenceValue)
+    ])
+  const oursOf = (values: Values): Values =>
+    Object.fromEntries(Object.entries(values).filter(([impl]) => impl !== "client-go"))
   for (const [name, r] of Object.entries(results)) {
     const p = profiles[name as ProfileName]
     const tag = `${name} ${p.leaseDuration}/${p.renewDeadline}/${p.retryPeriod}`
     if (r.graceful) {
-      const [o, g] = [r.graceful.ours.stats["fromSignalMs"], r.graceful["client-go"].stats["fromSignalMs"]]
-      row(`${tag}: graceful handover p50 (ms)`, o?.p50, g?.p50, 1)
-      row(`${tag}: graceful handover p95 (ms)`, o?.p95, g?.p95, 1)
-      row(`${tag}: graceful handover max (ms)`, o?.max, g?.max, 1)
-      const stage = (key: string) => [r.graceful!.ours.stats[key], r.graceful!["client-go"].stats[key]] as const
-      const [rv, ar] = [stage("releaseVisibleMs"), stage("afterReleaseMs")]
-      row(`${tag}: graceful, stopped_leading -> release on watch p50 (ms)`, rv[0]?.p50, rv[1]?.p50, 1)
-      row(`${tag}: graceful, release on watch -> next started p50 (ms)`, ar[0]?.p50, ar[1]?.p50, 1)
-      vsFloor(`${tag}: graceful handover p50, ours vs floor (ms)`, o?.p50, floorHandover)
-      vsFloor(`${tag}: graceful, release on watch -> next started p50, ours vs floor PUT (ms)`, ar[0]?.p50, floorPut)
-    }
-    if (r.warm) {
-      const w = r.warm.stats
-      vsFloor(
-        `${tag}: warm handover p50 (SIGUSR2, both have led before), ours vs floor (ms)`,
-        w["fromSignalMs"]?.p50,
+      const graceful = r.graceful
+      const stat = (key: string, pick: "p50" | "p95" | "max") => over(graceful, (h) => h.stats[key]?.[pick])
+      row(`${tag}: graceful handover p50 (ms)`, stat("fromSignalMs", "p50"), 1)
+      row(`${tag}: graceful handover p95 (ms)`, stat("fromSignalMs", "p95"), 1)
+      row(`${tag}: graceful handover max (ms)`, stat("fromSignalMs", "max"), 1)
+      row(`${tag}: graceful, stopped_leading -> release on watch p50 (ms)`, stat("releaseVisibleMs", "p50"), 1)
+      row(`${tag}: graceful, release on watch -> next started p50 (ms)`, stat("afterReleaseMs", "p50"), 1)
+      vsReference(
+        `${tag}: graceful handover p50, ours vs floor (ms)`,
+        oursOf(stat("fromSignalMs", "p50")),
         floorHandover
       )
-      vsFloor(`${tag}: warm handover p95, ours vs floor (ms)`, w["fromSignalMs"]?.p95, floorHandover)
-      vsFloor(
+      vsReference(
+        `${tag}: graceful, release on watch -> next started p50, ours vs floor PUT (ms)`,
+        oursOf(stat("afterReleaseMs", "p50")),
+        floorPut
+      )
+    }
+    const warm = warmOf(r)
+    if (warm) {
+      const stat = (key: string, pick: "p50" | "p95") => over(warm, (h) => h.stats[key]?.[pick])
+      vsReference(
+        `${tag}: warm handover p50 (SIGUSR2, both have led before), ours vs floor (ms)`,
+        stat("fromSignalMs", "p50"),
+        floorHandover
+      )
+      vsReference(`${tag}: warm handover p95, ours vs floor (ms)`, stat("fromSignalMs", "p95"), floorHandover)
+      vsReference(
         `${tag}: warm, stopped_leading -> release on watch p50, ours vs floor watch (ms)`,
-        w["releaseVisibleMs"]?.p50,
+        stat("releaseVisibleMs", "p50"),
         floorWatch
       )
-      vsFloor(
+      vsReference(
         `${tag}: warm, release on watch -> next started p50, ours vs floor PUT (ms)`,
-        w["afterReleaseMs"]?.p50,
+        stat("afterReleaseMs", "p50"),
         floorPut
       )
     }
     if (r.crash) {
-      const [o, g] = [r.crash.ours.stats["excessMs"], r.crash["client-go"].stats["excessMs"]]
-      row(`${tag}: crash failover excess p50 (ms)`, o?.p50, g?.p50, 1)
-      row(`${tag}: crash failover excess p95 (ms)`, o?.p95, g?.p95, 1)
-      row(`${tag}: crash failover excess max (ms)`, o?.max, g?.max, 1)
-      const [ok, gk] = [r.crash.ours.stats["fromSignalMs"], r.crash["client-go"].stats["fromSignalMs"]]
-      row(`${tag}: crash failover from SIGKILL p50 (ms)`, ok?.p50, gk?.p50)
-      vsFloor(`${tag}: crash failover excess p95, ours vs floor PUT (ms)`, o?.p95, floorPut)
+      const crash = r.crash
+      const stat = (key: string, pick: "p50" | "p95" | "max") => over(crash, (h) => h.stats[key]?.[pick])
+      row(`${tag}: crash failover excess p50 (ms)`, stat("excessMs", "p50"), 1)
+      row(`${tag}: crash failover excess p95 (ms)`, stat("excessMs", "p95"), 1)
+      row(`${tag}: crash failover excess max (ms)`, stat("excessMs", "max"), 1)
+      row(`${tag}: crash failover from SIGKILL p50 (ms)`, stat("fromSignalMs", "p50"))
+      vsReference(
+        `${tag}: crash failover excess p95, ours vs floor PUT (ms)`,
+        oursOf(stat("excessMs", "p95")),
+        floorPut
+      )
     }
     if (r.load) {
-      const [o, g] = [r.load.ours, r.load["client-go"]]
-      row(`${tag}: leader requests/min (leases)`, total(o.leaderPerMin), total(g.leaderPerMin), 1)
-      row(`${tag}: leader GET/min (renew path)`, verbRate(o.leaderPerMin, "GET"), verbRate(g.leaderPerMin, "GET"), 1)
-      row(`${tag}: follower requests/min (leases)`, total(o.followerPerMin), total(g.followerPerMin), 1)
-      row(`${tag}: leader + follower requests/min`, total(o.pairPerMin), total(g.pairPerMin), 1)
-      if (o.openWatches && g.openWatches) {
-        row(`${tag}: leader + follower open Lease watches`, o.openWatches.pair, g.openWatches.pair)
+      const load = r.load
+      row(`${tag}: leader requests/min (leases)`, over(load, (l) => total(l.leaderPerMin)), 1)
+      row(`${tag}: leader GET/min (renew path)`, over(load, (l) => verbRate(l.leaderPerMin, "GET")), 1)
+      row(`${tag}: follower requests/min (leases)`, over(load, (l) => total(l.followerPerMin)), 1)
+      row(`${tag}: leader + follower requests/min`, over(load, (l) => total(l.pairPerMin)), 1)
+      if (Object.values(load).some((l) => l?.openWatches)) {
+        row(`${tag}: leader + follower open Lease watches`, over(load, (l) => l.openWatches?.pair))
       }
-      if (showCost && o.cost && g.cost) {
-        row(`${tag}: leader RSS (MiB)`, o.cost.leader.rssMiB, g.cost.leader.rssMiB, 1)
-        row(`${tag}: follower RSS (MiB)`, o.cost.follower.rssMiB, g.cost.follower.rssMiB, 1)
-        row(`${tag}: leader CPU s in window`, o.cost.leader.cpuSecondsInWindow, g.cost.leader.cpuSecondsInWindow, 2)
-        row(
-          `${tag}: follower CPU s in window`,
-          o.cost.follower.cpuSecondsInWindow,
-          g.cost.follower.cpuSecondsInWindow,
-          2
-        )
-        row(`${tag}: leader CPU s total (incl. start)`, o.cost.leader.cpuSeconds, g.cost.leader.cpuSeconds, 2)
+      if (showCost && Object.values(load).some((l) => l?.cost)) {
+        row(`${tag}: leader RSS (MiB)`, over(load, (l) => l.cost?.leader.rssMiB), 1)
+        row(`${tag}: follower RSS (MiB)`, over(load, (l) => l.cost?.follower.rssMiB), 1)
+        row(`${tag}: leader CPU s in window`, over(load, (l) => l.cost?.leader.cpuSecondsInWindow), 2)
+        row(`${tag}: follower CPU s in window`, over(load, (l) => l.cost?.follower.cpuSecondsInWindow), 2)
+        row(`${tag}: leader CPU s total (incl. start)`, over(load, (l) => l.cost?.leader.cpuSeconds), 2)
         // Per write of the leader (a renew), which the follower receives as one watch event (client-go: one poll).
-        const perWrite = (result: LoadResult, cpuSeconds: number) => {
+        const perWrite = (result: LoadResult, cpuSeconds: number | undefined) => {
           const writes = verbRate(result.leaderPerMin, "PUT") * result.windowSeconds / 60
-          return writes > 0 ? cpuSeconds * 1000 / writes : undefined
+          return writes > 0 && cpuSeconds !== undefined ? cpuSeconds * 1000 / writes : undefined
         }
-        row(
-          `${tag}: leader CPU per renew (ms)`,
-          perWrite(o, o.cost.leader.cpuSecondsInWindow),
-          perWrite(g, g.cost.leader.cpuSecondsInWindow),
-          2
-        )
+        row(`${tag}: leader CPU per renew (ms)`, over(load, (l) => perWrite(l, l.cost?.leader.cpuSecondsInWindow)), 2)
         row(
           `${tag}: follower CPU per leader write (ms) [ours: one watch event]`,
-          perWrite(o, o.cost.follower.cpuSecondsInWindow),
-          perWrite(g, g.cost.follower.cpuSecondsInWindow),
+          over(load, (l) => perWrite(l, l.cost?.follower.cpuSecondsInWindow)),
           2
         )
       }
     }
     if (r.events) {
-      const { ours, bare } = r.events
+      const e = r.events
+      // Each edition against the bare client on its own Node (Effect 3: the bench's, Effect 4: Node 24).
+      const bareOf: Record<Ours, EventsResult["bare"]> = { ours: e.bare, ours4: e.bareNode24 }
+      const editions = oursImpls.filter((impl) => e[impl] !== undefined)
+      const bares = (show: (f: NonNullable<EventsResult["bare"]>) => string) =>
+        [
+          ...(e.bare === undefined ? [] : [show(e.bare)]),
+          ...(e.bareNode24 === undefined ? [] : [`${show(e.bareNode24)}${e.bare === undefined ? "" : " (Node 24)"}`])
+        ].join("; ") || "-"
+      const oursCell = (impl: Ours, show: (f: NonNullable<EventsResult["ours"]>) => string) =>
+        editions.includes(impl) ? show(e[impl]!) : notMeasured
       rows.push([
-        `${tag}: follower CPU per watch event (ms), ours vs a bare client`,
-        fmt(ours.msPerEvent, 2),
-        fmt(bare.msPerEvent, 2),
-        ratio(ours.msPerEvent, bare.msPerEvent)
+        `${tag}: follower CPU per watch event (ms), ours vs a bare client on its Node`,
+        oursCell("ours", (f) => fmt(f.msPerEvent, 2)),
+        oursCell("ours4", (f) => fmt(f.msPerEvent, 2)),
+        bares((f) => fmt(f.msPerEvent, 2)),
+        ratio(e.ours?.msPerEvent, bareOf.ours?.msPerEvent),
+        ratio(e.ours4?.msPerEvent, bareOf.ours4?.msPerEvent)
       ])
+      const idleBurst = (f: NonNullable<EventsResult["ours"]>) =>
+        `${fmt(f.idle.cpuSeconds, 2)} / ${fmt(f.burst.cpuSeconds, 2)}`
       rows.push([
-        `${tag}: follower CPU s, ${r.events.windowSeconds} s at the leader's pace / with a renew every ${r.events.burstIntervalMs} ms`,
-        `${fmt(ours.idle.cpuSeconds, 2)} / ${fmt(ours.burst.cpuSeconds, 2)}`,
-        `${fmt(bare.idle.cpuSeconds, 2)} / ${fmt(bare.burst.cpuSeconds, 2)}`,
+        `${tag}: follower CPU s, ${e.windowSeconds} s at the leader's pace / with a renew every ${e.burstIntervalMs} ms`,
+        oursCell("ours", idleBurst),
+        oursCell("ours4", idleBurst),
+        bares(idleBurst),
+        "-",
         "-"
       ])
     }
     if (r.scale) {
-      const [o, g] = [r.scale.ours, r.scale["client-go"]]
-      row(`${tag}: ${o.count} candidates requests/min`, total(o.totalPerMin), total(g.totalPerMin), 1)
-      if (o.openWatches !== undefined && g.openWatches !== undefined) {
-        row(`${tag}: ${o.count} candidates open Lease watches`, o.openWatches, g.openWatches)
+      const scale = r.scale
+      const count = Object.values(scale).find((s) => s !== undefined)?.count
+      row(`${tag}: ${count} candidates requests/min`, over(scale, (s) => total(s.totalPerMin)), 1)
+      if (Object.values(scale).some((s) => s?.openWatches !== undefined)) {
+        row(`${tag}: ${count} candidates open Lease watches`, over(scale, (s) => s.openWatches))
       }
       if (r.load) {
-        const [o2, g2] = [total(r.load.ours.pairPerMin), total(r.load["client-go"].pairPerMin)]
+        const load = r.load
+        const rate = (impl: Impl) =>
+          impl in scale && impl in load
+            ? ratio(total(scale[impl]!.totalPerMin), total(load[impl]!.pairPerMin))
+            : notMeasured
         rows.push([
-          `${tag}: ${o.count} vs 2 candidates request rate`,
-          ratio(total(o.totalPerMin), o2),
-          ratio(total(g.totalPerMin), g2),
+          `${tag}: ${count} vs 2 candidates request rate`,
+          rate("ours"),
+          rate("ours4"),
+          rate("client-go"),
+          "-",
           "-"
         ])
       }
-      row(
-        `${tag}: ${o.count} candidates first leader from ready (ms)`,
-        o.firstLeaderFromReadyMs,
-        g.firstLeaderFromReadyMs
-      )
-      row(
-        `${tag}: ${o.count} candidates first leader from spawn (ms)`,
-        o.firstLeaderFromSpawnMs,
-        g.firstLeaderFromSpawnMs
-      )
+      row(`${tag}: ${count} candidates first leader from ready (ms)`, over(scale, (s) => s.firstLeaderFromReadyMs))
+      row(`${tag}: ${count} candidates first leader from spawn (ms)`, over(scale, (s) => s.firstLeaderFromSpawnMs))
       if (showCost) {
-        row(`${tag}: ${o.count} candidates avg RSS (MiB)`, o.avgRssMiB, g.avgRssMiB, 1)
-        row(`${tag}: ${o.count} candidates avg CPU s in window`, o.avgCpuSecondsInWindow, g.avgCpuSecondsInWindow, 2)
+        row(`${tag}: ${count} candidates avg RSS (MiB)`, over(scale, (s) => s.avgRssMiB), 1)
+        row(`${tag}: ${count} candidates avg CPU s in window`, over(scale, (s) => s.avgCpuSecondsInWindow), 2)
       }
     }
   }
   if (lfl) {
+    // Effect 3 only: its watch-driven candidate against the schedule-only one (bench/lflCandidate.ts) and the model.
     const [w, s] = [lfl.watch.stats, lfl.scheduleOnly.stats]
     const label = "leader for life: Pod deleted -> next leader"
-    row(`${label} p50 (ms) [ours watch vs schedule only]`, w?.p50, s?.p50)
-    row(`${label} p95 (ms) [ours watch vs schedule only]`, w?.p95, s?.p95)
-    row(`${label} max (ms) [ours watch vs schedule only]`, w?.max, s?.max)
-    row(`${label} p50 (ms) [ours watch vs model: zio-k8s schedule]`, w?.p50, lfl.model.zio.p50)
-    row(`${label} p95 (ms) [ours watch vs model: zio-k8s schedule]`, w?.p95, lfl.model.zio.p95)
-    row(`${label} p50 (ms) [ours watch vs model: operator-lib schedule]`, w?.p50, lfl.model.operatorLib.p50)
-    row(`${label} p95 (ms) [ours watch vs model: operator-lib schedule]`, w?.p95, lfl.model.operatorLib.p95)
+    const vs = (suffix: string, value: number | undefined, referenceValue: number | undefined) =>
+      vsReference(`${label} ${suffix}`, { ours: value }, referenceValue, 0)
+    vs("p50 (ms) [ours watch vs schedule only]", w?.p50, s?.p50)
+    vs("p95 (ms) [ours watch vs schedule only]", w?.p95, s?.p95)
+    vs("max (ms) [ours watch vs schedule only]", w?.max, s?.max)
+    vs("p50 (ms) [ours watch vs model: zio-k8s schedule]", w?.p50, lfl.model.zio.p50)
+    vs("p95 (ms) [ours watch vs model: zio-k8s schedule]", w?.p95, lfl.model.zio.p95)
+    vs("p50 (ms) [ours watch vs model: operator-lib schedule]", w?.p50, lfl.model.operatorLib.p50)
+    vs("p95 (ms) [ours watch vs model: operator-lib schedule]", w?.p95, lfl.model.operatorLib.p95)
   }
   return rows
 }
 
 export const renderTable = (rows: Array<Row>, markdown: boolean) => {
-  const header: [string, string, string, string] = ["metric", "ours", "client-go / reference", "ratio"]
+  const header: Row = [
+    "metric",
+    implLabels.ours,
+    implLabels.ours4,
+    "client-go / reference",
+    "ratio (Effect 3)",
+    "ratio (Effect 4)"
+  ]
   if (markdown) {
     return [
       `| ${header.join(" | ")} |`,
-      "| --- | ---: | ---: | ---: |",
+      "| --- | ---: | ---: | ---: | ---: | ---: |",
       ...rows.map((r) => `| ${r.join(" | ")} |`)
     ].join("\n")
   }
