@@ -155,7 +155,11 @@ export const buildTable = (
       const load = r.load
       row(`${tag}: leader requests/min (leases)`, over(load, (l) => total(l.leaderPerMin)), 1)
       row(`${tag}: leader GET/min (renew path)`, over(load, (l) => verbRate(l.leaderPerMin, "GET")), 1)
-      row(`${tag}: follower requests/min (leases)`, over(load, (l) => total(l.followerPerMin)), 1)
+      row(
+        `${tag}: follower requests/min (leases; the pair window minus the leader alone: ±1 is a jittered renew)`,
+        over(load, (l) => total(l.followerPerMin)),
+        1
+      )
       row(`${tag}: leader + follower requests/min`, over(load, (l) => total(l.pairPerMin)), 1)
       if (Object.values(load).some((l) => l?.openWatches)) {
         row(`${tag}: leader + follower open Lease watches`, over(load, (l) => l.openWatches?.pair))

@@ -177,7 +177,7 @@ export class LeaderElection extends Context.Service<LeaderElection, {
   /**
    * client-go's HealthzAdaptor: fails with `LeaderUnhealthyError` when this replica believes it leads a Lease but
    * its last successful renew started more than `leaseDuration + timeout` ago (default timeout 20 s). Not leading,
-   * and leading for life, are healthy. `HealthCheck.route` serves it as `/healthz`.
+   * and leading for life, are healthy. `HealthCheck.layer` serves it as `/healthz`.
    *
    * @since 0.1.0
    */
