@@ -55,3 +55,43 @@ describe("package exports", () => {
     })
   }
 })
+
+describe("what the editions share", () => {
+  const read = (file: string) => readFileSync(path.join(root, file), "utf8")
+  const sourcesOf = (dir: string): Array<string> =>
+    readdirSync(path.join(root, dir), { withFileTypes: true }).flatMap((entry) =>
+      entry.isDirectory()
+        ? entry.name === "node_modules" ? [] : sourcesOf(`${dir}/${entry.name}`)
+        : entry.name.endsWith(".ts")
+        ? [`${dir}/${entry.name}`]
+        : []
+    )
+  const relativeImports = (file: string): Array<string> =>
+    [...read(file).matchAll(/from "(\.[^"]+)\.js"/g)]
+      .map((match) => path.relative(root, path.resolve(path.dirname(path.join(root, file)), `${match[1]}.ts`)))
+  /** The modules outside src/effect4 that the Effect 4 edition loads, directly or through each other. */
+  const sharedModules = (() => {
+    const found = new Set<string>()
+    let next = sourcesOf("src/effect4").flatMap(relativeImports).filter((file) => !file.startsWith("src/effect4/"))
+    while (next.length > 0) {
+      const fresh = next.filter((file) => !found.has(file))
+      for (const file of fresh) found.add(file)
+      next = fresh.flatMap(relativeImports)
+    }
+    return [...found].sort()
+  })()
+
+  it("the Effect 4 edition imports only Effect-free modules from outside src/effect4", () => {
+    expect(sharedModules.length).toBeGreaterThan(0)
+    for (const module of sharedModules) {
+      expect(module.startsWith("src/internal/"), module).toBe(true)
+      expect(read(module), module).not.toMatch(/from "(effect|@effect\/[^"]+)(\/[^"]*)?"/)
+    }
+  })
+
+  it("the Effect 3 edition imports nothing of the Effect 4 edition", () => {
+    for (const file of sourcesOf("src").filter((file) => !file.startsWith("src/effect4/"))) {
+      expect(read(file), file).not.toMatch(/from "[^"]*effect4[^"]*"/)
+    }
+  })
+})
