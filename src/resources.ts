@@ -7,7 +7,12 @@
  * @since 0.1.0
  */
 import { type Effect, Schema, type Stream } from "effect"
+import { coordinates, type ResourceCoordinates } from "./internal/kubernetes.js"
+import type { DeleteOptions, WatchEvent, WatchOptions } from "./internal/kubernetes.js"
 import type { K8sError } from "./K8sError.js"
+
+export { apiVersionOf, formatMicroTime, isTerminated, resourceNameOf } from "./internal/kubernetes.js"
+export type { DeleteOptions, ResourceCoordinates, WatchEvent, WatchOptions } from "./internal/kubernetes.js"
 
 /**
  * @since 0.1.0
@@ -133,57 +138,6 @@ export interface KubernetesObject {
 }
 
 /**
- * A change seen by a watch.
- *
- * @since 0.1.0
- */
-export interface WatchEvent<T> {
-  readonly type: "ADDED" | "MODIFIED" | "DELETED"
-  readonly object: T
-}
-
-/**
- * Formats epoch milliseconds as a Kubernetes MicroTime: `2026-11-27T10:12:48.720000Z`. The API server refuses
- * any other number of fractional digits.
- *
- * @since 0.1.0
- */
-export const formatMicroTime = (epochMillis: number): string =>
-  new Date(epochMillis).toISOString().replace(/Z$/, "000Z")
-
-/**
- * Pod phases after which a Pod never runs again.
- *
- * @since 0.1.0
- */
-export const isTerminated = (pod: Pod): boolean => pod.status?.phase === "Failed" || pod.status?.phase === "Succeeded"
-
-/**
- * Options of a delete: it only goes through when the object still has this uid and resourceVersion.
- *
- * @since 0.1.0
- */
-export interface DeleteOptions {
-  readonly preconditions?: {
-    readonly uid?: string | undefined
-    readonly resourceVersion?: string | undefined
-  } | undefined
-}
-
-/**
- * Options of a watch.
- *
- * @since 0.1.0
- */
-export interface WatchOptions {
-  /**
-   * Start after this resourceVersion: every change after it is delivered. Without it the watch starts with an
-   * `ADDED` event for the object as it is now, if it exists.
-   */
-  readonly resourceVersion?: string | undefined
-}
-
-/**
  * The operations the locks need on one namespaced resource type. `Pods`, `ConfigMaps`, `Leases` and
  * `LeaderLocks` all provide this shape, live or in memory.
  *
@@ -204,58 +158,19 @@ export interface ResourceService<T extends KubernetesObject> {
 }
 
 /**
- * What identifies a resource type on the API server.
+ * What identifies a resource type on the API server, and the Schema of its objects.
  *
  * @since 0.1.0
  */
-export interface ResourceKind<T extends KubernetesObject> {
-  /** The API group; `""` for the core group. */
-  readonly group: string
-  readonly version: string
-  readonly kind: string
-  readonly plural: string
+export interface ResourceKind<T extends KubernetesObject> extends ResourceCoordinates {
   readonly schema: Schema.Schema<T, any>
 }
 
-/**
- * `v1`, or `group/version`.
- *
- * @since 0.1.0
- */
-export const apiVersionOf = (kind: ResourceKind<any>): string =>
-  kind.group === "" ? kind.version : `${kind.group}/${kind.version}`
-
-/**
- * The resource as RBAC and error messages name it: `configmaps`, `leases.coordination.k8s.io`.
- *
- * @since 0.1.0
- */
-export const resourceNameOf = (kind: ResourceKind<any>): string =>
-  kind.group === "" ? kind.plural : `${kind.plural}.${kind.group}`
-
 /** @since 0.1.0 */
-export const PodKind: ResourceKind<Pod> = { group: "", version: "v1", kind: "Pod", plural: "pods", schema: Pod }
+export const PodKind: ResourceKind<Pod> = { ...coordinates.pod, schema: Pod }
 /** @since 0.1.0 */
-export const ConfigMapKind: ResourceKind<ConfigMap> = {
-  group: "",
-  version: "v1",
-  kind: "ConfigMap",
-  plural: "configmaps",
-  schema: ConfigMap
-}
+export const ConfigMapKind: ResourceKind<ConfigMap> = { ...coordinates.configMap, schema: ConfigMap }
 /** @since 0.1.0 */
-export const LeaseKind: ResourceKind<Lease> = {
-  group: "coordination.k8s.io",
-  version: "v1",
-  kind: "Lease",
-  plural: "leases",
-  schema: Lease
-}
+export const LeaseKind: ResourceKind<Lease> = { ...coordinates.lease, schema: Lease }
 /** @since 0.1.0 */
-export const LeaderLockKind: ResourceKind<LeaderLock> = {
-  group: "effect-k8s-leader.io",
-  version: "v1",
-  kind: "LeaderLock",
-  plural: "leaderlocks",
-  schema: LeaderLock
-}
+export const LeaderLockKind: ResourceKind<LeaderLock> = { ...coordinates.leaderLock, schema: LeaderLock }
