@@ -797,6 +797,20 @@ describe("Lease lock", () => {
         yield* Fiber.interrupt(changes)
       }))
 
+    test("after a handover, the new leader's own leaderChanges names it", () =>
+      Effect.gen(function*() {
+        const a = yield* forkLeader(yield* candidate("a"))
+        yield* eventually("a leads", a.leads)
+        const next = yield* candidate("b")
+        const b = yield* forkLeader(next)
+        yield* settle
+        yield* a.stop
+        yield* eventually("b leads", b.leads)
+        yield* settle
+        const current = yield* next.election.leaderChanges.pipe(Stream.take(1), Stream.runCollect)
+        expect(Chunk.toReadonlyArray(current)).toEqual([Option.some("b")])
+      }))
+
     test("leaderChanges starts with None when there is no Lease", () =>
       Effect.gen(function*() {
         const watcher = yield* candidate("watcher")

@@ -812,6 +812,19 @@ describe("Lease lock", () => {
         yield* Fiber.interrupt(changes)
       }))
 
+    test("after a handover, the new leader's own leaderChanges names it", () =>
+      Effect.gen(function*() {
+        const a = yield* forkLeader(yield* candidate("a"))
+        yield* eventually("a leads", a.leads)
+        const next = yield* candidate("b")
+        const b = yield* forkLeader(next)
+        yield* settle
+        yield* a.stop
+        yield* eventually("b leads", b.leads)
+        yield* settle
+        expect(yield* next.election.leaderChanges.pipe(Stream.take(1), Stream.runCollect)).toEqual([Option.some("b")])
+      }))
+
     test("leaderChanges starts with None when there is no Lease", () =>
       Effect.gen(function*() {
         const watcher = yield* candidate("watcher")

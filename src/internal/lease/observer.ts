@@ -97,9 +97,13 @@ export const makeObserver = (
           version: current.version + (wake ? 1 : 0),
           ...judge({ lease: before, holder: current.holder, heldUntil: current.heldUntil }, after, now)
         }
-        if (wake) signalChange()
-        const holder = holderOf(lease)
-        return holder === holderOf(current.lease) ? Effect.void : SubscriptionRef.set(holders, holder)
+        // The holder is published before any wait wakes, and read from the state when it is written: a woken
+        // candidate can take the Lease and record its own write before this one is done (in Effect 4 a woken fiber
+        // runs inside signalChange), and an older holder written after it would stay in leaderChanges for good.
+        const publish = holderOf(lease) === holderOf(current.lease)
+          ? Effect.void
+          : Effect.suspend(() => SubscriptionRef.set(holders, holderOf(state.lease)))
+        return wake ? Effect.zipRight(publish, Effect.sync(signalChange)) : publish
       }))
     const reconnect = jittered(Schedule.spaced(settings.retryPeriod), 1, 2.2)
     const end = (cause: Cause.Cause<K8sError>) =>
