@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import { Data, Duration } from "effect"
+import { configMessage, kubeConfigMessage, lockUnavailableMessage } from "./internal/errorMessages.js"
 import type { K8sError } from "./K8sError.js"
 
 /**
@@ -32,9 +33,7 @@ export class KubeConfigError extends Data.TaggedError("KubeConfigError")<{
   readonly cause: unknown
 }> {
   override get message(): string {
-    const reason = this.cause instanceof Error ? this.cause.message : String(this.cause)
-    return `Could not load a kubeconfig from ${this.source}: ${reason}. Set KUBECONFIG to a valid file, or run in a ` +
-      "Pod with a service account"
+    return kubeConfigMessage(this)
   }
 }
 
@@ -48,7 +47,7 @@ export class LeaderElectionConfigError extends Data.TaggedError("LeaderElectionC
   readonly detail: string
 }> {
   override get message(): string {
-    return `Invalid leader election settings: ${this.detail} (rule: ${this.rule})`
+    return configMessage(this)
   }
 }
 
@@ -65,9 +64,7 @@ export class LockUnavailableError extends Data.TaggedError("LockUnavailableError
   readonly lastError?: K8sError | undefined
 }> {
   override get message(): string {
-    return `The retry schedule ended before the lock "${this.lock}" in namespace "${this.namespace}" was free` +
-      (this.holder !== undefined ? ` (held by "${this.holder}")` : "") +
-      (this.lastError !== undefined ? `; last error: ${this.lastError.message}` : "")
+    return lockUnavailableMessage(this)
   }
 }
 

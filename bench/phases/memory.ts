@@ -60,20 +60,29 @@ interface Edition {
   readonly alternatives: ReadonlyArray<readonly [string, ReadonlyArray<string>]>
 }
 
+/** What every candidate of either edition loads before the library: node, `effect`, the runtime and file system. */
+const runtimeSteps: Edition["steps"] = [
+  ["node itself", []],
+  ["effect (its root module)", ["effect"]],
+  ["@effect/platform-node/NodeRuntime, NodeFileSystem", [
+    "@effect/platform-node/NodeRuntime",
+    "@effect/platform-node/NodeFileSystem"
+  ]]
+]
+const clientNode = [
+  "+ @kubernetes/client-node (its KubeConfig loads its generated API)",
+  ["@kubernetes/client-node"]
+] as const
+
 const effect3 = (): Edition => ({
   node: process.execPath,
   cwd: root,
   steps: [
-    ["node itself", []],
-    ["effect (its root module)", ["effect"]],
-    ["@effect/platform-node/NodeRuntime, NodeFileSystem", [
-      "@effect/platform-node/NodeRuntime",
-      "@effect/platform-node/NodeFileSystem"
-    ]],
+    ...runtimeSteps,
     ["effect-k8s-leader (dist/, with js-yaml and @effect/platform/HttpRouter)", [path.join(root, "dist/index.js")]]
   ],
   alternatives: [
-    ["+ @kubernetes/client-node (its KubeConfig loads its generated API)", ["@kubernetes/client-node"]],
+    clientNode,
     ["+ @effect/platform root module (instead of its modules)", ["@effect/platform"]],
     ["+ @effect/platform-node root module", ["@effect/platform-node"]]
   ]
@@ -94,16 +103,11 @@ const effect4 = (): Edition => {
     node: node24Path(),
     cwd,
     steps: [
-      ["node itself", []],
-      ["effect (its root module)", ["effect"]],
-      ["@effect/platform-node/NodeRuntime, NodeFileSystem", [
-        "@effect/platform-node/NodeRuntime",
-        "@effect/platform-node/NodeFileSystem"
-      ]],
+      ...runtimeSteps,
       ["effect-k8s-leader (dist/effect4/, with js-yaml and effect/http)", [path.join(cwd, "index.js")]]
     ],
     alternatives: [
-      ["+ @kubernetes/client-node (its KubeConfig loads its generated API)", ["@kubernetes/client-node"]],
+      clientNode,
       ["+ @effect/platform-node root module", ["@effect/platform-node"]]
     ]
   }
