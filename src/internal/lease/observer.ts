@@ -6,6 +6,7 @@
 import {
   Cause,
   Deferred,
+  Duration,
   Effect,
   Exit,
   FiberId,
@@ -59,6 +60,7 @@ export const makeObserver = (
   settings: LeaseSettings
 ): Effect.Effect<Observer, K8sError, Scope.Scope> =>
   Effect.gen(function*() {
+    const ownLeaseDuration = Duration.toMillis(settings.leaseDuration)
     let state: Observed = { lease: Option.none(), observedAt: 0, version: 0, holder: "", heldUntil: 0 }
     /** The record's holder ("" for none), for `leaderChanges`: set only when it changes. */
     const holders = yield* SubscriptionRef.make("")
@@ -95,7 +97,12 @@ export const makeObserver = (
           lease,
           observedAt: now,
           version: current.version + (wake ? 1 : 0),
-          ...judge({ lease: before, holder: current.holder, heldUntil: current.heldUntil }, after, now)
+          ...judge(
+            { lease: before, holder: current.holder, heldUntil: current.heldUntil },
+            after,
+            now,
+            ownLeaseDuration
+          )
         }
         // The holder is published before any wait wakes, and read from the state when it is written: a woken
         // candidate can take the Lease and record its own write before this one is done (in Effect 4 a woken fiber

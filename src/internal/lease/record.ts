@@ -101,21 +101,31 @@ export interface Seen extends Holding {
 }
 
 /**
- * client-go's rule, the record's holder holds the Lease until `observedTime + leaseDurationSeconds`, with one
- * difference that only ever makes a follower wait longer: what a follower already counted is never shortened by a
- * later write that keeps the holder (a foreign, shorter `leaseDurationSeconds`, or none), nor by the Lease being
- * deleted (and re-created empty). The holder itself may still be running until its own deadline: a Go leader notices
- * either event only at its next renew, and its next renew writes its duration back, or re-creates the Lease. An empty
- * holder written to the held Lease (a release) is free at once.
+ * client-go's rule, the record's holder holds the Lease until `observedTime + leaseDurationSeconds`, with two
+ * differences that only ever make a follower wait longer:
+ * - what a follower already counted is never shortened by a later write that keeps the holder (a foreign, shorter
+ *   `leaseDurationSeconds`, or none), nor by the Lease being deleted (and re-created empty);
+ * - a held record counts at least `ownLeaseDurationMillis` (the follower's own leaseDuration), whatever duration it
+ *   names: a candidate that started after a foreign write shortened the duration (or removed it) counted nothing
+ *   before it, and the holder may not have seen that write (its watch down), so it leads on until its own deadline,
+ *   renewDeadline after its last renew, which only the candidates' common leaseDuration is sure to outlast.
+ * The holder itself may still be running until its own deadline: a Go leader notices either event only at its next
+ * renew, and its next renew writes its duration back, or re-creates the Lease. An empty holder written to the held
+ * Lease (a release) is free at once.
  */
-export const judge = (current: Seen, lease: LeaseObject | undefined, now: number): Holding => {
+export const judge = (
+  current: Seen,
+  lease: LeaseObject | undefined,
+  now: number,
+  ownLeaseDurationMillis: number
+): Holding => {
   if (lease === undefined) {
     return current.heldUntil > now
       ? { holder: current.holder, heldUntil: current.heldUntil }
       : { holder: "", heldUntil: 0 }
   }
   const holder = holderOf(lease)
-  const until = now + recordedMillis(lease)
+  const until = now + Math.max(recordedMillis(lease), ownLeaseDurationMillis)
   // A release is a write to the held Lease; a new Lease object with no holder (deleted and re-created) is not.
   const recreated = current.lease === undefined || current.lease.metadata.uid !== lease.metadata.uid
   if (holder === "") {
@@ -126,10 +136,7 @@ export const judge = (current: Seen, lease: LeaseObject | undefined, now: number
   return { holder, heldUntil: holder === current.holder ? Math.max(current.heldUntil, until) : until }
 }
 
-/**
- * Whether a candidate named `identity` must wait: someone else holds the Lease and it has not expired. An empty
- * holder, or a record first seen without a duration, is free at once.
- */
+/** Whether a candidate named `identity` must wait: someone else holds the Lease and it has not expired. */
 export const heldByAnother = (seen: Holding, identity: string, now: number): boolean =>
   seen.holder !== "" && seen.holder !== identity && now < seen.heldUntil
 

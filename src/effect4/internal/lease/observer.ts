@@ -4,7 +4,18 @@
  * judgement itself (`judge`, which writes wake a wait) is in `../../../internal/lease/record.ts`, shared with the
  * Effect 3 edition.
  */
-import { Cause, Deferred, Effect, Exit, Option, Schedule, type Scope, type Stream, SubscriptionRef } from "effect"
+import {
+  Cause,
+  Deferred,
+  Duration,
+  Effect,
+  Exit,
+  Option,
+  Schedule,
+  type Scope,
+  type Stream,
+  SubscriptionRef
+} from "effect"
 import { holderOf as recordHolder, judge, sameRecord, sameWaitingState } from "../../../internal/lease/record.js"
 import type { K8sError } from "../../K8sError.js"
 import type { Lease, ResourceService } from "../../resources.js"
@@ -49,6 +60,7 @@ export const makeObserver = (
   settings: LeaseSettings
 ): Effect.Effect<Observer, K8sError, Scope.Scope> =>
   Effect.gen(function*() {
+    const ownLeaseDuration = Duration.toMillis(settings.leaseDuration)
     let state: Observed = { lease: Option.none(), observedAt: 0, version: 0, holder: "", heldUntil: 0 }
     /** The record's holder ("" for none), for `leaderChanges`: set only when it changes. */
     const holders = yield* SubscriptionRef.make("")
@@ -85,7 +97,12 @@ export const makeObserver = (
           lease,
           observedAt: now,
           version: current.version + (wake ? 1 : 0),
-          ...judge({ lease: before, holder: current.holder, heldUntil: current.heldUntil }, after, now)
+          ...judge(
+            { lease: before, holder: current.holder, heldUntil: current.heldUntil },
+            after,
+            now,
+            ownLeaseDuration
+          )
         }
         // The holder is published before any wait wakes, and read from the state when it is written: a woken
         // candidate can take the Lease and record its own write before this one is done (in Effect 4 a woken fiber

@@ -82,7 +82,7 @@ export const makeProtocol = (
     Effect.gen(function*() {
       const seen = yield* observer.get
       const now = yield* monotonicMillis
-      // An empty holder, or a record first seen without a duration, is free at once (see `judge` in record.ts).
+      // An empty holder is free at once; a held record, at its expiry (see `judge` in record.ts).
       if (heldByAnother(seen, identity, now)) {
         return { _tag: "Held", holder: seen.holder, expiresAt: seen.heldUntil } as const
       }
