@@ -94,6 +94,18 @@ export const make = (lockName: string, options: LeaseLockOptions = {}) =>
         retriedRace = false
         if (outcome.success._tag === "Acquired") {
           const { lease, startedAt } = outcome.success
+          // The acquiring write counts as the first renew, and its deadline runs from the write's start: answered only
+          // after it (a paused process, a slow answer), followers may already count the record it wrote expired. No
+          // leadership on it: judge again (a Lease that still names us is written again at once).
+          const deadline = leaderDeadline(startedAt, lease, renewDeadlineMillis, leaseDurationMillis)
+          if ((yield* monotonicMillis) >= deadline) {
+            yield* Effect.logWarning(
+              `the acquiring write was answered after its deadline (${
+                Duration.format(settings.renewDeadline)
+              } after it began); not leading on it`
+            )
+            continue
+          }
           const term = termOf(lease.metadata.resourceVersion, lease.spec?.leaseTransitions ?? 0)
           yield* Effect.logInfo(`acquired (term ${term})`)
           const writes = yield* Semaphore.make(1)
