@@ -789,6 +789,35 @@ const leaderForLifeSuite = (kind: LockKind) =>
         expect(yield* currentLock).toEqual(Option.none())
       }))
 
+    test("a watch the server refuses as it connects is reopened with growing backoff, not every 500 ms", () =>
+      Effect.gen(function*() {
+        yield* addPod("op-0")
+        const leader = yield* forkLeader("op-0")
+        yield* eventually("op-0 leads", leader.leads)
+        yield* TestClock.adjust("1 minute") // a healthy connection: the backoff starts over after it
+        const requests = yield* recordRequests((request) =>
+          request.verb === "watch"
+            ? fromResponse(request, 429, {
+              reason: "TooManyRequests",
+              message: "throttled by API Priority and Fairness"
+            })
+            : undefined
+        )
+        yield* (yield* InMemoryCluster).dropWatches
+        for (let i = 0; i < 240; i++) yield* TestClock.adjust("250 millis")
+        // Reopened after 0.5, 1, 2, 4, 8, 16, 30 s, each x [0.8, 1.2]: 6 or 7 times in the minute. A backoff that
+        // every connection reset, however short-lived, would reopen it every 0.5 s: about 100 times.
+        const watches = requests.count("watch")
+        expect(watches).toBeGreaterThanOrEqual(6)
+        expect(watches).toBeLessThanOrEqual(7)
+        // Each reopening reads the lock first, and nothing else polls.
+        expect(requests.log.length).toBe(2 * watches)
+        // Leadership for life does not depend on the watch.
+        expect(yield* isDone(leader.fiber)).toBe(false)
+        yield* Deferred.succeed(leader.stop, undefined)
+        yield* Fiber.join(leader.fiber)
+      }))
+
     test("a dropped watch is re-established: a standby still takes over at once after the release", () =>
       Effect.gen(function*() {
         yield* addPod("op-0")
