@@ -128,6 +128,19 @@ export interface Outcome {
 /** A process that ended on an injected fault is restarted this long after (reference ms), as its container would be. */
 export const restartDelay = 1_000
 
+/**
+ * When a candidate may start at `now`, after the Lease was deleted by hand at `deletions` (and not re-created with its
+ * record): a candidate that starts then never saw it held and, like client-go's, takes it at once, while the holder
+ * may not have seen the deletion
+ * (its watch down, a partition, a pause) and leads on until its deadline. No follower's rule covers that
+ * (docs/lease.md), so the model puts such a start (or restart) off until one lease duration on the slowest clock
+ * after the deletion: by then the holder has seen it, passed its deadline, or re-created the Lease by a renew.
+ */
+export const startAllowedAt = (scenario: Scenario, deletions: ReadonlyArray<number>, now: number): number => {
+  const window = refMillis(Math.min(...scenario.permille), scenario.profile.leaseDuration)
+  return Math.max(now, ...deletions.filter((at) => at <= now && now < at + window).map((at) => at + window))
+}
+
 /** The rate bounds of this model (docs/safety.md derives them). */
 export const leaseRateLimits: RateLimits = [
   { window: 5_000, bound: 60 },

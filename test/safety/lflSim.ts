@@ -71,6 +71,8 @@ export const simulateLeaderForLife = (scenario: LflScenario): LflOutcome => {
   const intervals: Array<Interval> = []
   const incarnations: Array<Incarnation> = []
   const running: Array<Incarnation | undefined> = Array.from({ length: scenario.slots }, () => undefined)
+  /** The Pod of each slot whose container is restarting: the slot is taken, no new Pod joins it meanwhile. */
+  const restarting: Array<string | undefined> = Array.from({ length: scenario.slots }, () => undefined)
   const errorWindows: Array<Array<ErrorWindow>> = Array.from({ length: scenario.slots }, () => [])
   let lastInjectedAt = Number.NEGATIVE_INFINITY
   let exits = 0
@@ -169,7 +171,7 @@ export const simulateLeaderForLife = (scenario: LflScenario): LflOutcome => {
 
   /** Starts a process for `slot`: in a new Pod, or in `pod` (its container restarted). */
   const start = (slot: number, pod?: string) => {
-    if (running[slot] !== undefined) return
+    if (running[slot] !== undefined || (pod === undefined && restarting[slot] !== undefined)) return
     const id = incarnations.length
     const inc: Incarnation = {
       id,
@@ -241,10 +243,17 @@ export const simulateLeaderForLife = (scenario: LflScenario): LflOutcome => {
             }
             // Its container restarts in the same Pod (fresh credentials) a second later.
             exits++
+            restarting[slot] = inc.pod
             runFork(
               runtime,
               scheduler,
-              Effect.zipRight(clock.sleepMillis(restartDelay), Effect.sync(() => start(slot, inc.pod)))
+              Effect.zipRight(
+                clock.sleepMillis(restartDelay),
+                Effect.sync(() => {
+                  restarting[slot] = undefined
+                  start(slot, inc.pod)
+                })
+              )
             )
           })
         )
@@ -308,6 +317,8 @@ export const simulateLeaderForLife = (scenario: LflScenario): LflOutcome => {
         )
       }
       case "editOwner":
+        // The same for an owner edit: the garbage collector deletes the lock when the bystander goes.
+        if (watchesMayFail(scenario, clock.now)) return void count("editOwnerSkipped")
         return void runFork(
           runtime,
           scheduler,

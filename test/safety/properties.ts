@@ -12,6 +12,7 @@ import { lflScenarioArb, scenarioArb } from "./arbitraries.js"
 import type { RateLimits } from "./intervals.js"
 import { leaseRateLimits, type Outcome, type Scenario } from "./leaseModel.js"
 import { type LflOutcome, lflRateLimits, type LflScenario } from "./lflModel.js"
+import { leaseRegressions, lflRegressions } from "./regressions.js"
 
 const defaultSeed = 20261127
 const seedSetting = process.env["SAFETY_SEED"] ?? String(defaultSeed)
@@ -71,7 +72,7 @@ export const checkLeaseProperty = async (
       }
       if (outcome.violations.length > 0) throw new Error(outcome.violations.join("\n"))
     }),
-    { numRuns: Number(process.env["SAFETY_RUNS"] ?? 500), ...replay }
+    { numRuns: Number(process.env["SAFETY_RUNS"] ?? 500), examples: leaseRegressions.map((s) => [s]), ...replay }
   )
   process.stderr.write(
     `${edition}Lease: ${stats.runs} runs in ${
@@ -116,7 +117,7 @@ export const checkLeaderForLifeProperty = async (
       for (const [kind, n] of Object.entries(outcome.faultsByClass)) byClass[kind] = (byClass[kind] ?? 0) + n
       if (outcome.violations.length > 0) throw new Error(outcome.violations.join("\n"))
     }),
-    { numRuns: Number(process.env["SAFETY_LFL_RUNS"] ?? 100), ...replay }
+    { numRuns: Number(process.env["SAFETY_LFL_RUNS"] ?? 100), examples: lflRegressions.map((s) => [s]), ...replay }
   )
   process.stderr.write(
     `${edition}leader for life: ${runs} runs in ${

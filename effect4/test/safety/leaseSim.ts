@@ -33,6 +33,7 @@ import {
   restartDelay,
   type Scenario,
   slotFaults,
+  startAllowedAt,
   type Step,
   targetSlot
 } from "../../../test/safety/leaseModel.js"
@@ -97,6 +98,8 @@ export const simulateLease = (scenario: Scenario): Outcome => {
   }
   /** Reference instants of foreign writes and deletions of the Lease, for the rate bound. */
   const foreignAt: Array<number> = []
+  /** Reference instants of deletions of the Lease by hand: a candidate's start waits out `startAllowedAt`. */
+  const handDeletions: Array<number> = []
   let intruders = 0
 
   const holdBlocked = (slot: number): Effect.Effect<void> =>
@@ -183,13 +186,22 @@ export const simulateLease = (scenario: Scenario): Outcome => {
     }
   }
 
-  const start = (slot: number, sameIdentity: boolean) => {
+  const start = (slot: number, sameIdentity: boolean): void => {
     if (running[slot] !== undefined) return
+    const allowedAt = startAllowedAt(scenario, handDeletions, clock.now)
+    if (allowedAt > clock.now) {
+      count("startDeferred")
+      return void runFork(
+        context,
+        scheduler,
+        Effect.andThen(clock.sleepMillis(allowedAt - clock.now), Effect.sync(() => start(slot, sameIdentity)))
+      )
+    }
     const previous = incarnations.filter((inc) => inc.slot === slot).at(-1)
     // A process may reuse its slot's identity (a StatefulSet Pod) only once the previous one has exited.
     const reuse = previous !== undefined && sameIdentity && previous.fiber?.pollUnsafe() !== undefined
-    const count = incarnations.filter((inc) => inc.slot === slot).length
-    const identity = previous === undefined ? `c${slot}` : reuse ? previous.identity : `c${slot}-${count}`
+    const earlier = incarnations.filter((inc) => inc.slot === slot).length
+    const identity = previous === undefined ? `c${slot}` : reuse ? previous.identity : `c${slot}-${earlier}`
     const id = incarnations.length
     const inc: Incarnation = {
       id,
@@ -363,6 +375,7 @@ export const simulateLease = (scenario: Scenario): Outcome => {
       yield* shared.delete(lockName, namespace)
       count("deleteLease")
       foreignAt.push(clock.now)
+      if (action.recreate !== "snapshot") handDeletions.push(clock.now)
       if (action.recreate === "no") return
       yield* shared.create({
         metadata: { name: lockName, namespace },
