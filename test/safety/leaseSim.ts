@@ -113,6 +113,7 @@ export const simulateLease = (scenario: Scenario): Outcome => {
   const foreignAt: Array<number> = []
   /** Reference instants of deletions of the Lease by hand: a candidate's start waits out `startAllowedAt`. */
   const handDeletions: Array<number> = []
+  const restartedAt: Array<number> = []
   let intruders = 0
 
   const holdBlocked = (slot: number): Effect.Effect<void> =>
@@ -295,7 +296,13 @@ export const simulateLease = (scenario: Scenario): Outcome => {
           runFork(
             runtime,
             scheduler,
-            Effect.zipRight(clock.sleepMillis(restartDelay), Effect.sync(() => start(slot, false)))
+            Effect.zipRight(
+              clock.sleepMillis(restartDelay),
+              Effect.sync(() => {
+                restartedAt.push(clock.now)
+                start(slot, false)
+              })
+            )
           )
         })
       ),
@@ -426,6 +433,7 @@ export const simulateLease = (scenario: Scenario): Outcome => {
     incarnations,
     foreignAt,
     quietFrom,
+    restartedAt,
     bound,
     endOfRun
   })
@@ -444,7 +452,7 @@ export const simulateLease = (scenario: Scenario): Outcome => {
     intervals,
     quietFrom,
     livenessBound: bound,
-    recoveredAfter: checked.recovered === undefined ? undefined : checked.recovered - quietFrom,
+    recoveredAfter: checked.recoveredAfter,
     faults: faultCount,
     faultsByClass,
     endOfRun,

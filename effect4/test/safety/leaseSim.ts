@@ -100,6 +100,7 @@ export const simulateLease = (scenario: Scenario): Outcome => {
   const foreignAt: Array<number> = []
   /** Reference instants of deletions of the Lease by hand: a candidate's start waits out `startAllowedAt`. */
   const handDeletions: Array<number> = []
+  const restartedAt: Array<number> = []
   let intruders = 0
 
   const holdBlocked = (slot: number): Effect.Effect<void> =>
@@ -282,7 +283,13 @@ export const simulateLease = (scenario: Scenario): Outcome => {
           runFork(
             context,
             scheduler,
-            Effect.andThen(clock.sleepMillis(restartDelay), Effect.sync(() => start(slot, false)))
+            Effect.andThen(
+              clock.sleepMillis(restartDelay),
+              Effect.sync(() => {
+                restartedAt.push(clock.now)
+                start(slot, false)
+              })
+            )
           )
         })
       ),
@@ -413,6 +420,7 @@ export const simulateLease = (scenario: Scenario): Outcome => {
     incarnations,
     foreignAt,
     quietFrom,
+    restartedAt,
     bound,
     endOfRun
   })
@@ -431,7 +439,7 @@ export const simulateLease = (scenario: Scenario): Outcome => {
     intervals,
     quietFrom,
     livenessBound: bound,
-    recoveredAfter: checked.recovered === undefined ? undefined : checked.recovered - quietFrom,
+    recoveredAfter: checked.recoveredAfter,
     faults: faultCount,
     faultsByClass,
     endOfRun,
