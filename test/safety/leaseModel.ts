@@ -141,6 +141,20 @@ export const startAllowedAt = (scenario: Scenario, deletions: ReadonlyArray<numb
   return Math.max(now, ...deletions.filter((at) => at <= now && now < at + window).map((at) => at + window))
 }
 
+/** Faults during which, and one lease duration after which, some candidate may not see a change of the Lease. */
+const blinding: ReadonlyArray<Action["kind"]> = ["partition", "pause", "watchFlap", "dropWatches", "latency"]
+
+/**
+ * Whether a deletion of the Lease by hand (without its record re-created) at `now` could go unseen: by its holder,
+ * which then leads on until its deadline, and by a candidate whose view is older than the last takeover, which then
+ * takes the missing Lease as never held and creates it beside that holder. No follower's rule covers that short of
+ * delaying every first start (docs/lease.md), so the model makes no such deletion then.
+ */
+export const deletionMayGoUnseen = (scenario: Scenario, now: number): boolean => {
+  const window = refMillis(Math.min(...scenario.permille), scenario.profile.leaseDuration)
+  return scenario.actions.some((a) => blinding.includes(a.kind) && a.at <= now && now < a.at + durationOf(a) + window)
+}
+
 /** The rate bounds of this model (docs/safety.md derives them). */
 export const leaseRateLimits: RateLimits = [
   { window: 5_000, bound: 60 },

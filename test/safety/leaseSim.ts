@@ -33,6 +33,7 @@ import {
   arrive,
   checkLeaseRun,
   clockOffset,
+  deletionMayGoUnseen,
   foreignPatch,
   foreignTime,
   judge,
@@ -330,7 +331,12 @@ export const simulateLease = (scenario: Scenario): Outcome => {
       return
     }
     if (action.kind === "foreignWrite") return void runFork(runtime, scheduler, foreignWrite(action))
-    if (action.kind === "deleteLease") return void runFork(runtime, scheduler, deleteLease(action))
+    if (action.kind === "deleteLease") {
+      if (action.recreate !== "snapshot" && deletionMayGoUnseen(scenario, clock.now)) {
+        return void count("deleteLeaseSkipped")
+      }
+      return void runFork(runtime, scheduler, deleteLease(action))
+    }
     const slot = targetSlot(scenario, intervals, action.slot)
     switch (action.kind) {
       case "start":

@@ -165,13 +165,16 @@ export const lockErrorAt = (
 }
 
 /**
- * Whether some watch may be failing at `now` (in a flap, or waiting out its reconnect backoff after one): leader for
+ * Whether some watch may be failing at `now` (in a flap or an errors window, which fails the GET each connection
+ * starts with, or waiting out its reconnect backoff after one): leader for
  * life cannot stop a leader that cannot see its lock (docs/leader-for-life.md), so no deletion of the lock by hand
  * then, and no edit of its owner either (the garbage collector deletes it when the new owner goes, which can be
  * before the leader's watch reconnects).
  */
 export const watchesMayFail = (scenario: LflScenario, now: number) =>
-  scenario.actions.some((a) => a.kind === "watchFlap" && a.at <= now && now < a.at + a.duration + backoffCap)
+  scenario.actions.some((a) =>
+    (a.kind === "watchFlap" || a.kind === "errors") && a.at <= now && now < a.at + a.duration + backoffCap
+  )
 
 /**
  * Whether the deletion of the leader's Pod at `now` must hand over in that same instant: a standby runs and has

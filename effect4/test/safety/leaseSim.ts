@@ -20,6 +20,7 @@ import {
   arrive,
   checkLeaseRun,
   clockOffset,
+  deletionMayGoUnseen,
   foreignPatch,
   foreignTime,
   judge,
@@ -317,7 +318,12 @@ export const simulateLease = (scenario: Scenario): Outcome => {
       return
     }
     if (action.kind === "foreignWrite") return void runFork(context, scheduler, foreignWrite(action))
-    if (action.kind === "deleteLease") return void runFork(context, scheduler, deleteLease(action))
+    if (action.kind === "deleteLease") {
+      if (action.recreate !== "snapshot" && deletionMayGoUnseen(scenario, clock.now)) {
+        return void count("deleteLeaseSkipped")
+      }
+      return void runFork(context, scheduler, deleteLease(action))
+    }
     const slot = targetSlot(scenario, intervals, action.slot)
     switch (action.kind) {
       case "start":
