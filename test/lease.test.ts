@@ -1053,6 +1053,30 @@ describe("Lease lock", () => {
         expect(yield* masterStatus(lockName)).toEqual(expect.objectContaining({ value: 0 }))
       }))
 
+    test("a Lease deleted while the watch was down, after our own create, is seen gone when it reconnects", () =>
+      Effect.gen(function*() {
+        const ca = yield* candidate("a")
+        // Someone follows leaderChanges, as operators do: the one watch of the Lease outlives each leadership.
+        yield* Effect.forkScoped(Stream.runDrain(ca.election.leaderChanges))
+        // The watch's first GET finds no Lease, then every watch is refused: reconnections poll with a GET.
+        yield* ca.failWatches(k8sError("watch", "ServerError", 429, "throttled by API Priority and Fairness"))
+        yield* Effect.flatMap(InMemoryCluster, (cluster) => cluster.dropWatches)
+        yield* advance(3_000)
+        const first = yield* forkLeader(ca)
+        yield* eventually("a leads", first.leads)
+        // Created by our own write, deleted by hand: the polls' GETs find no Lease again, as before our create.
+        yield* Effect.flatMap(Leases, (leases) => leases.delete(lockName, ns))
+        yield* ca.failWatches(undefined)
+        yield* advance(6_000)
+        expect(yield* first.wasInterrupted).toBe(true)
+        // A new leadership creates the Lease anew at its first try, instead of updating one that is gone.
+        const updatesBefore = ca.count("update")
+        const second = yield* forkLeader(ca)
+        yield* eventually("a leads again", second.leads)
+        expect(ca.count("update")).toBe(updatesBefore)
+        expect(spec(yield* currentLease).holderIdentity).toBe("a")
+      }))
+
     test("a defect in the watch ends the leadership too, not only a defect in a renew", () =>
       Effect.gen(function*() {
         const ca = yield* candidate("a")

@@ -41,8 +41,7 @@ export const versionOrder = (a: string | undefined, b: string | undefined): numb
  * logged and reconnected with backoff, and each (re)connection starts with a fresh GET, so no change is missed
  * across a reconnect. The backoff is reset only by a connection that stayed up for {@link healthyConnection}; a
  * watch the server ends normally after that is reopened at once. It fails only with an error that reconnecting
- * cannot fix (Forbidden, Unauthorized, Invalid, Decode). Consecutive repeats of the same resourceVersion are
- * dropped.
+ * cannot fix (Forbidden, Unauthorized, Invalid, Decode). Consecutive repeats of one state are dropped.
  *
  * @internal
  */
@@ -53,6 +52,23 @@ export const observe = <T extends KubernetesObject>(
   reconnect: Schedule.Schedule<unknown, unknown> = defaultReconnectSchedule
 ): Stream.Stream<Option.Option<T>, K8sError> =>
   observeVersioned(service, name, namespace, reconnect).pipe(Stream.map((seen) => seen.object))
+
+/**
+ * Drops consecutive repeats of one state (a reconnection's GET of an unchanged object), for a consumer that learns
+ * of the object from this watch alone. Not for one that also learns of it by its own writes (the Lease observer, a
+ * shared watch): a reconnection's GET may then be the only news that a state it wrote is gone.
+ */
+const withoutRepeats = <T extends KubernetesObject>(onValue: (value: Versioned<T>) => Effect.Effect<void>) => {
+  let last: Versioned<T> | undefined
+  return (value: Versioned<T>): Effect.Effect<void> => {
+    const repeated = last !== undefined &&
+      (Option.isNone(last.object)
+        ? Option.isNone(value.object)
+        : Option.isSome(value.object) && last.resourceVersion === value.resourceVersion)
+    last = value
+    return repeated ? Effect.void : onValue(value)
+  }
+}
 
 /**
  * {@link observe}, with the resourceVersion each state was seen at.
@@ -70,7 +86,13 @@ export const observeVersioned = <T extends KubernetesObject>(
     // A defect (or an interruption) inside a service ends the stream with it: a consumer must never wait on a watch
     // that died.
     yield* Effect.forkScoped(
-      observeInto(service, name, namespace, reconnect, (value) => Effect.asVoid(Queue.offer(queue, value))).pipe(
+      observeInto(
+        service,
+        name,
+        namespace,
+        reconnect,
+        withoutRepeats((value) => Effect.asVoid(Queue.offer(queue, value)))
+      ).pipe(
         Effect.matchCauseEffect({
           onFailure: (cause) => Queue.failCause(queue, cause),
           onSuccess: () => Queue.end(queue)
@@ -82,8 +104,9 @@ export const observeVersioned = <T extends KubernetesObject>(
 
 /**
  * The loop behind {@link observe}, handing each state to `onValue` as it arrives (no stream in between: a follower
- * handles every renew of its leader this way). Fails only with an error that reconnecting cannot fix; ends when a
- * finite `reconnect` schedule is used up.
+ * handles every renew of its leader this way). Every (re)connection hands on its GET's state, even when unchanged:
+ * the consumer may have learnt of a newer state since by its own writes, and only that GET can tell it the state is
+ * gone. Fails only with an error that reconnecting cannot fix; ends when a finite `reconnect` schedule is used up.
  *
  * @internal
  */
@@ -94,26 +117,16 @@ export const observeInto = <T extends KubernetesObject>(
   reconnect: Schedule.Schedule<unknown, unknown>,
   onValue: (value: Versioned<T>) => Effect.Effect<void>
 ): Effect.Effect<void, K8sError> => {
-  let last: Versioned<T> | undefined
-  // Consecutive repeats of one state (a reconnection's GET of an unchanged object) are dropped.
-  const offer = (value: Versioned<T>): Effect.Effect<void> => {
-    const repeated = last !== undefined &&
-      (Option.isNone(last.object)
-        ? Option.isNone(value.object)
-        : Option.isSome(value.object) && last.resourceVersion === value.resourceVersion)
-    last = value
-    return repeated ? Effect.void : onValue(value)
-  }
   const connectOnce: Effect.Effect<void, K8sError> = service.get(name, namespace).pipe(
     Effect.map(Option.some),
     Effect.catchIf((error) => error.reason === "NotFound", () => Effect.succeedNone),
     Effect.flatMap((current) => {
       const resourceVersion = Option.getOrUndefined(current)?.metadata.resourceVersion
       return Effect.andThen(
-        offer({ object: current, resourceVersion }),
+        onValue({ object: current, resourceVersion }),
         service.watch(name, namespace, resourceVersion !== undefined ? { resourceVersion } : undefined).pipe(
           Stream.runForEach((event) =>
-            offer({
+            onValue({
               object: event.type === "DELETED" ? Option.none() : Option.some(event.object),
               resourceVersion: event.object.metadata.resourceVersion
             })
