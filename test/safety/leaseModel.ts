@@ -128,16 +128,20 @@ export interface Outcome {
 /** A process that ended on an injected fault is restarted this long after (reference ms), as its container would be. */
 export const restartDelay = 1_000
 
+/** One lease duration on the slowest clock of the run: by then a holder has passed its deadline. */
+const leaseOnSlowestClock = (scenario: Scenario) =>
+  refMillis(Math.min(...scenario.permille), scenario.profile.leaseDuration)
+
 /**
  * When a candidate may start at `now`, after the Lease was deleted by hand at `deletions` (and not re-created with its
  * record): a candidate that starts then never saw it held and, like client-go's, takes it at once, while the holder
- * may not have seen the deletion
- * (its watch down, a partition, a pause) and leads on until its deadline. No follower's rule covers that
- * (docs/lease.md), so the model puts such a start (or restart) off until one lease duration on the slowest clock
- * after the deletion: by then the holder has seen it, passed its deadline, or re-created the Lease by a renew.
+ * may not have seen the deletion (its watch down, a partition, a pause) and leads on until its deadline. No
+ * follower's rule covers that (docs/lease.md), so the model puts such a start (or restart) off until one lease
+ * duration on the slowest clock after the deletion: by then the holder has seen it, passed its deadline, or
+ * re-created the Lease by a renew.
  */
 export const startAllowedAt = (scenario: Scenario, deletions: ReadonlyArray<number>, now: number): number => {
-  const window = refMillis(Math.min(...scenario.permille), scenario.profile.leaseDuration)
+  const window = leaseOnSlowestClock(scenario)
   return Math.max(now, ...deletions.filter((at) => at <= now && now < at + window).map((at) => at + window))
 }
 
@@ -151,7 +155,7 @@ const blinding: ReadonlyArray<Action["kind"]> = ["partition", "pause", "watchFla
  * delaying every first start (docs/lease.md), so the model makes no such deletion then.
  */
 export const deletionMayGoUnseen = (scenario: Scenario, now: number): boolean => {
-  const window = refMillis(Math.min(...scenario.permille), scenario.profile.leaseDuration)
+  const window = leaseOnSlowestClock(scenario)
   return scenario.actions.some((a) => blinding.includes(a.kind) && a.at <= now && now < a.at + durationOf(a) + window)
 }
 
